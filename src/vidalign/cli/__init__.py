@@ -1,0 +1,1 @@
+"""The ``vidalign`` command: one module per subcommand group."""

@@ -1,0 +1,226 @@
+"""Pieces every trainer shares: the accelerator, resumable data order, checkpoints, NaN guard.
+
+Each trainer (reward, policy pre-training, alignment, latent reward) owns its loop and
+calls these. Resuming is exact on CPU: the data order is a pure function of
+``(seed, step)``, and a checkpoint stores the trainable weights, the optimizer and
+scheduler states and every process's RNG states.
+
+Checkpoint layout, ``run_dir/checkpoints/step-N/``::
+
+    model.safetensors   trainable parameters (or all, with trainable_only=False)
+    optimizer.pt        optimizer.state_dict()   (read back with weights_only=True)
+    scheduler.pt        scheduler.state_dict()
+    rng-<rank>.pt       vidalign.checkpoint.rng_state() of each process
+    state.json          {"step": N, "extra": {...}}
+    COMPLETE            written last; folders without it are ignored
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from vidalign.checkpoint import prune_checkpoints, rng_state, set_rng_state, step_dir
+from vidalign.errors import VidalignError
+
+
+class NonFiniteLossError(VidalignError):
+    """The loss became NaN or infinite; training stopped."""
+
+
+class CheckpointError(VidalignError):
+    """A checkpoint folder is incomplete or does not match the model."""
+
+
+def _dist() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def _barrier() -> None:
+    if _dist()[1] > 1:
+        torch.distributed.barrier()
+
+
+def build_accelerator(
+    *,
+    mixed_precision: str = "no",
+    grad_accum: int = 1,
+    log_dir: str | Path | None = None,
+    seed: int = 0,
+    project_name: str = "vidalign",
+):
+    """An ``accelerate.Accelerator``: CPU when no CUDA, TensorBoard under ``log_dir`` if given.
+
+    Under ``torchrun --nproc_per_node N`` on CPU this is a real N-process gloo run.
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration, set_seed
+
+    kwargs: dict[str, Any] = {}
+    if log_dir is not None:
+        kwargs["log_with"] = "tensorboard"
+        kwargs["project_config"] = ProjectConfiguration(
+            project_dir=str(log_dir), logging_dir=str(log_dir)
+        )
+    accelerator = Accelerator(
+        mixed_precision=mixed_precision,
+        gradient_accumulation_steps=grad_accum,
+        cpu=not torch.cuda.is_available(),
+        **kwargs,
+    )
+    set_seed(seed)
+    if log_dir is not None:
+        accelerator.init_trackers(project_name)
+    return accelerator
+
+
+@functools.lru_cache(maxsize=8)
+def _epoch_permutation(n: int, seed: int, epoch: int) -> tuple[int, ...]:
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return tuple(torch.randperm(n, generator=g).tolist())
+
+
+def batch_indices(
+    n: int, global_batch: int, *, seed: int, step: int, rank: int = 0, world_size: int = 1
+) -> list[int]:
+    """Dataset indices of this process's share of the global batch at ``step``.
+
+    The stream of examples is the concatenation of seeded per-epoch permutations of
+    ``range(n)``; step ``k`` takes positions ``[k*B, (k+1)*B)`` of it and rank ``r`` the
+    r-th contiguous slice. The result depends on nothing but the arguments, so a resumed
+    run sees exactly the data an uninterrupted one would.
+    """
+    if n <= 0:
+        raise ValueError("cannot draw batches from an empty dataset")
+    if global_batch % world_size:
+        raise ValueError(f"global batch {global_batch} does not divide by {world_size} processes")
+    out = []
+    for pos in range(step * global_batch, (step + 1) * global_batch):
+        epoch, i = divmod(pos, n)
+        out.append(_epoch_permutation(n, seed, epoch)[i])
+    per = global_batch // world_size
+    return out[rank * per : (rank + 1) * per]
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    while hasattr(model, "module"):
+        model = model.module
+    return model
+
+
+def _state_to_save(model: torch.nn.Module, trainable_only: bool) -> dict[str, torch.Tensor]:
+    model = _unwrap(model)
+    if trainable_only:
+        items = ((k, p) for k, p in model.named_parameters() if p.requires_grad)
+    else:
+        items = model.state_dict().items()
+    return {k: v.detach().cpu().clone().contiguous() for k, v in items}
+
+
+def save_checkpoint(
+    run_dir: str | Path,
+    step: int,
+    *,
+    model: torch.nn.Module,
+    optimizer: Any = None,
+    scheduler: Any = None,
+    extra: dict[str, Any] | None = None,
+    keep: int = 2,
+    trainable_only: bool = True,
+) -> Path:
+    """Write ``run_dir/checkpoints/step-<step>`` atomically (see module docstring).
+
+    Every process must call it: each stores its RNG state, the main process the rest.
+    ``keep`` > 0 prunes older complete checkpoints.
+    """
+    rank, world = _dist()
+    final = step_dir(run_dir, step)
+    tmp = final.with_name(final.name + ".tmp")
+    if rank == 0:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+    _barrier()
+    torch.save(rng_state(), tmp / f"rng-{rank}.pt")
+    _barrier()
+    if rank == 0:
+        save_file(_state_to_save(model, trainable_only), str(tmp / "model.safetensors"))
+        if optimizer is not None:
+            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        if scheduler is not None:
+            torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+        state = {"step": step, "world_size": world, "extra": extra or {}}
+        (tmp / "state.json").write_text(json.dumps(state, indent=2))
+        (tmp / "COMPLETE").write_text("ok\n")
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+        prune_checkpoints(run_dir, keep)
+    _barrier()
+    return final
+
+
+def load_checkpoint(
+    path: str | Path, *, model: torch.nn.Module, optimizer: Any = None, scheduler: Any = None
+) -> tuple[int, dict[str, Any]]:
+    """Restore a checkpoint written by ``save_checkpoint``; returns ``(step, extra)``.
+
+    Every saved tensor must match a model parameter or buffer by name and shape.
+    """
+    path = Path(path)
+    if not (path / "COMPLETE").is_file():
+        raise CheckpointError(f"{path}: not a complete checkpoint (no COMPLETE marker)")
+    state = json.loads((path / "state.json").read_text())
+    saved = load_file(str(path / "model.safetensors"))
+    target = _unwrap(model)
+    own = target.state_dict()
+    unknown = sorted(set(saved) - set(own))
+    if unknown:
+        raise CheckpointError(f"{path}: tensors not in the model: {unknown[:5]}")
+    for k, v in saved.items():
+        if own[k].shape != v.shape:
+            raise CheckpointError(
+                f"{path}: {k} has shape {tuple(v.shape)}, model {tuple(own[k].shape)}"
+            )
+    target.load_state_dict(saved, strict=False)
+    if optimizer is not None:
+        optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+    if scheduler is not None:
+        scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
+    rank, world = _dist()
+    rng_file = path / f"rng-{rank}.pt"
+    if state.get("world_size", 1) != world:
+        raise CheckpointError(
+            f"{path}: written by {state.get('world_size')} processes, resumed with {world}"
+        )
+    set_rng_state(torch.load(rng_file, weights_only=True))
+    return int(state["step"]), state.get("extra", {})
+
+
+def check_finite(loss: torch.Tensor, *, step: int) -> None:
+    """Raise ``NonFiniteLossError`` if ``loss`` is NaN/inf on any process (all agree)."""
+    bad = torch.tensor(0.0 if torch.isfinite(loss.detach()).all() else 1.0)
+    if _dist()[1] > 1:
+        bad = bad.to(loss.device)
+        torch.distributed.all_reduce(bad, op=torch.distributed.ReduceOp.MAX)
+    if bad.item() > 0:
+        raise NonFiniteLossError(
+            f"step {step}: the loss is {loss.detach().float().flatten()[:4].tolist()} "
+            "(not finite); training stopped. Lower the learning rate or check the inputs."
+        )
+
+
+def progress(total: int, *, initial: int = 0, desc: str = "train") -> tqdm:
+    """A tqdm bar shown by the main process only."""
+    return tqdm(
+        total=total, initial=initial, desc=desc, disable=_dist()[0] != 0, dynamic_ncols=True
+    )
