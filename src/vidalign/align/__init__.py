@@ -1,0 +1,1 @@
+"""Training-time alignment of rectified-flow video models: Flow-DPO, Flow-RWR and SFT."""
