@@ -1,0 +1,92 @@
+"""``vidalign data``: check and convert preference-pair files.
+
+* ``vidalign data check FILE [--dims VQ,MQ,TA] [--video-root DIR] [--check-files] [--json]``
+  validates every row (exit 2 with the full list of problems) and prints pair counts,
+  label rates per dimension with the tie rate, and per-model counts.
+* ``vidalign data convert IN OUT [--dims ...] [--video-root DIR] [--absolute]`` rewrites a
+  pair file in another format (by suffix); video paths under OUT's folder become relative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from vidalign.data import load_pairs, pair_stats, save_pairs
+
+
+def _dims(text: str | None) -> list[str] | None:
+    return None if text is None else [d.strip() for d in text.split(",") if d.strip()]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("data", help="check and convert preference-pair files")
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    check = sub.add_parser("check", help="validate a pair file and print its statistics")
+    check.add_argument("file", help="pair file: .csv, .jsonl or .parquet")
+    check.add_argument("--dims", help="label columns, comma-separated (default: inferred)")
+    check.add_argument("--video-root", help="folder for relative video paths (default: the file's)")
+    check.add_argument("--check-files", action="store_true", help="check that every video exists")
+    check.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    check.set_defaults(func=run_check)
+
+    convert = sub.add_parser("convert", help="rewrite a pair file in another format")
+    convert.add_argument("input", help="pair file to read")
+    convert.add_argument("output", help="pair file to write; its suffix picks the format")
+    convert.add_argument("--dims", help="label columns, comma-separated (default: inferred)")
+    convert.add_argument("--video-root", help="folder for relative video paths of the input")
+    convert.add_argument(
+        "--absolute", action="store_true", help="write absolute video paths (default: relative)"
+    )
+    convert.set_defaults(func=run_convert)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    pairs = load_pairs(
+        args.file, dims=_dims(args.dims), video_root=args.video_root, check_files=args.check_files
+    )
+    stats = pair_stats(pairs)
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    console = Console()
+    console.print(
+        f"[bold]{args.file}[/bold]: {stats['pairs']} pairs, {stats['prompts']} prompts, "
+        f"{stats['videos']} videos" + (" (all files present)" if args.check_files else ""),
+        soft_wrap=True,
+    )
+    labels = Table(title="Labels")
+    for name in ("dimension", "A", "B", "same", "tie rate"):
+        labels.add_column(name, justify="left" if name == "dimension" else "right")
+    for dim, c in stats["labels"].items():
+        total = max(c["total"], 1)
+        labels.add_row(
+            dim,
+            f"{c['A']} ({c['A'] / total:.1%})",
+            f"{c['B']} ({c['B'] / total:.1%})",
+            f"{c['same']}",
+            f"{c['tie_rate']:.1%}",
+        )
+    console.print(labels)
+    if "models" in stats:
+        models = Table(title="Models")
+        for name in ("model", "pairs", "as A", "as B"):
+            models.add_column(name, justify="left" if name == "model" else "right")
+        for model, c in stats["models"].items():
+            models.add_row(model, str(c["pairs"]), str(c["as_A"]), str(c["as_B"]))
+        console.print(models)
+    return 0
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    pairs = load_pairs(args.input, dims=_dims(args.dims), video_root=args.video_root)
+    out = Path(args.output)
+    relative_to = None if args.absolute else out.parent
+    save_pairs(pairs, out, dims=_dims(args.dims), relative_to=relative_to)
+    print(f"wrote {len(pairs)} pairs to {out}")
+    return 0

@@ -1,0 +1,254 @@
+"""Turn table records into validated :class:`PreferencePair` objects, reporting every bad row.
+
+Rules (each breach is a :class:`RowIssue` naming the row and field; all are raised together):
+
+* ``path_A``, ``path_B``, ``prompt``: present, text, not blank. A and B differ.
+* labels: exactly "A", "B" or "same"; typed formats (JSONL, Parquet) may also use 1, -1, 0.
+* ``fps_*``: a finite number > 0; ``num_frames_*``: an integer >= 1; both optional.
+* ``MOS_<A|B>_<dim>``: a finite number, optional.
+* no two rows with the same prompt and the same unordered pair of videos.
+* with ``check_files``, both videos exist as files.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from vidalign import DEFAULT_DIMS
+from vidalign.data.columns import (
+    FPS_A,
+    FPS_B,
+    NUM_FRAMES_A,
+    NUM_FRAMES_B,
+    PATH_A,
+    PATH_B,
+    PROMPT,
+    REQUIRED,
+    is_reserved,
+    parse_mos_column,
+)
+from vidalign.data.errors import PairDataError, RowIssue, file_error
+from vidalign.data.pair import LABEL_TO_INT, OVERALL, PreferencePair
+from vidalign.data.tables import Record, Table
+
+_LABEL_HINT = 'expected "A", "B" or "same"'
+
+
+class _Bad(Exception):
+    """A single field's value is invalid; the message says why."""
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Bad(f"expected text, got {type(value).__name__} {value!r:.60}")
+    if not value.strip():
+        raise _Bad("is blank")
+    return value
+
+
+def _label(value: Any) -> int:
+    if isinstance(value, str):
+        if value in LABEL_TO_INT:
+            return LABEL_TO_INT[value]
+        raise _Bad(f"{value!r:.40} is not a label; {_LABEL_HINT}")
+    if isinstance(value, int) and not isinstance(value, bool) and value in (1, -1, 0):
+        return value
+    raise _Bad(f"{value!r:.40} is not a label; {_LABEL_HINT} (or 1 / -1 / 0)")
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise _Bad(f"expected a number, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise _Bad(f"expected a number, got {value!r:.40}") from None
+    if not isinstance(value, int | float):
+        raise _Bad(f"expected a number, got {type(value).__name__} {value!r:.40}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise _Bad(f"expected a finite number, got {value}")
+    return value
+
+
+def _fps(value: Any) -> float:
+    fps = _number(value)
+    if fps <= 0:
+        raise _Bad(f"frame rate must be > 0, got {fps}")
+    return fps
+
+
+def _count(value: Any) -> int:
+    n = _number(value)
+    if not n.is_integer() or n < 1:
+        raise _Bad(f"expected an integer >= 1, got {value!r:.40}")
+    return int(n)
+
+
+class _RowReader:
+    """Reads one record's fields, collecting a :class:`RowIssue` for each bad one."""
+
+    def __init__(self, file: str, rec: Record) -> None:
+        self.file, self.rec = file, rec
+        self.issues: list[RowIssue] = []
+
+    def add(self, field: str | None, reason: str) -> None:
+        self.issues.append(RowIssue(self.file, self.rec.row, self.rec.line, field, reason))
+
+    def get(self, col: str, convert: Callable[[Any], Any], *, required: bool) -> Any:
+        """``convert(value)`` of column ``col``; None (and an issue) when missing or bad."""
+        if col not in self.rec.values:
+            if required:
+                self.add(col, "is missing")
+            return None
+        try:
+            return convert(self.rec.values[col])
+        except _Bad as bad:
+            self.add(col, str(bad))
+            return None
+
+
+def _is_label_token(value: Any) -> bool:
+    return isinstance(value, str) and value in LABEL_TO_INT
+
+
+def infer_dims(table: Table) -> list[str]:
+    """Label dimensions of a table: VQ, MQ, TA when present, then other label-like columns.
+
+    A column other than the default dimensions counts as a label dimension when it has
+    a fixed meaning in neither the format nor ``meta`` (``A_model``, ``B_model``) and
+    more than half of its non-empty values are "A", "B" or "same". So a stray bad
+    value in such a column is reported, while a text column is kept in ``meta``.
+    ``Overall`` is never a dimension: it is read into ``labels["Overall"]`` on its own.
+    """
+    dims = [d for d in DEFAULT_DIMS if d in table.columns]
+    for col in table.columns:
+        if col in dims or is_reserved(col) or col in ("A_model", "B_model"):
+            continue
+        values = [r.values[col] for r in table.records if col in r.values]
+        if values and 2 * sum(map(_is_label_token, values)) > len(values):
+            dims.append(col)
+    return dims
+
+
+def _resolve(path: str, root: str) -> str:
+    if os.path.isabs(path):
+        return path
+    return os.path.normpath(os.path.join(root, path))
+
+
+def parse_table(
+    table: Table,
+    dims: Sequence[str],
+    *,
+    root: str | Path,
+    check_files: bool = False,
+) -> list[PreferencePair]:
+    """Validate every record of ``table`` and build the pairs.
+
+    Args:
+        table: rows read from a pair file.
+        dims: label columns to read into ``labels`` (each must be a column).
+        root: folder that relative video paths are resolved against (made absolute).
+        check_files: also check that every video exists as a file.
+
+    Returns:
+        One pair per record, in file order.
+
+    Raises:
+        PairDataError: listing every problem of every row.
+    """
+    dims = list(dims)
+    missing_cols = [c for c in (*REQUIRED, *dims) if c not in table.columns]
+    if missing_cols:
+        raise file_error(
+            table.file, f"missing column(s) {missing_cols}; columns present: {table.columns}"
+        )
+    bad_dims = [d for d in dims if is_reserved(d) and d != OVERALL]
+    if bad_dims:
+        raise file_error(table.file, f"{bad_dims} are not label columns")
+    label_cols = [*dims, OVERALL] if OVERALL in table.columns and OVERALL not in dims else dims
+    if not label_cols:
+        raise file_error(
+            table.file,
+            f"no label columns found (looked for {list(DEFAULT_DIMS)}, {OVERALL!r} and "
+            f"other columns of A/B/same); columns present: {table.columns}",
+        )
+    root = os.path.abspath(root)
+    issues = list(table.issues)
+    pairs: list[PreferencePair] = []
+    first_seen: dict[tuple[str, frozenset[str]], int] = {}
+    file_ok: dict[str, bool] = {}
+
+    for rec in table.records:
+        reader = _RowReader(table.file, rec)
+        get = reader.get
+        path_a = get(PATH_A, _text, required=True)
+        path_b = get(PATH_B, _text, required=True)
+        prompt = get(PROMPT, _text, required=True)
+        labels = {d: get(d, _label, required=True) for d in label_cols}
+        fps_a = get(FPS_A, _fps, required=False)
+        fps_b = get(FPS_B, _fps, required=False)
+        nf_a = get(NUM_FRAMES_A, _count, required=False)
+        nf_b = get(NUM_FRAMES_B, _count, required=False)
+        mos: dict[str, dict[str, float]] = {"A": {}, "B": {}}
+        meta: dict[str, str] = {}
+        for col, value in rec.values.items():
+            side_dim = parse_mos_column(col)
+            if side_dim is not None:
+                score = get(col, _number, required=False)
+                if score is not None:
+                    mos[side_dim[0]][side_dim[1]] = score
+            elif not is_reserved(col) and col not in label_cols:
+                if isinstance(value, dict | list):
+                    reader.add(col, "meta values must be scalars (text or numbers)")
+                elif value != "":
+                    meta[col] = value if isinstance(value, str) else json_scalar(value)
+
+        if path_a is not None and path_b is not None:
+            path_a, path_b = _resolve(path_a, root), _resolve(path_b, root)
+            key = (prompt, frozenset((path_a, path_b)))
+            if path_a == path_b:
+                reader.add(PATH_B, f"is the same video as path_A ({path_a})")
+            elif prompt is not None and key in first_seen:
+                reader.add(None, f"duplicate of row {first_seen[key]} (same prompt and videos)")
+            elif prompt is not None:
+                first_seen[key] = rec.row
+            for col, p in ((PATH_A, path_a), (PATH_B, path_b)) if check_files else ():
+                if p not in file_ok:
+                    file_ok[p] = os.path.isfile(p)
+                if not file_ok[p]:
+                    reader.add(col, f"video file not found: {p}")
+        if reader.issues:
+            issues.extend(reader.issues)
+            continue
+        pairs.append(
+            PreferencePair(
+                prompt=prompt,
+                path_a=path_a,
+                path_b=path_b,
+                labels=labels,
+                fps_a=fps_a,
+                fps_b=fps_b,
+                num_frames_a=nf_a,
+                num_frames_b=nf_b,
+                mos_a=mos["A"],
+                mos_b=mos["B"],
+                meta=meta,
+            )
+        )
+    if issues:
+        raise PairDataError(sorted(issues, key=lambda i: (i.row or 0, i.line or 0)))
+    return pairs
+
+
+def json_scalar(value: Any) -> str:
+    """Text form of a non-text scalar kept in ``meta`` (numbers as Python writes them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

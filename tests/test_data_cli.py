@@ -1,0 +1,68 @@
+"""``vidalign data check`` and ``vidalign data convert`` through the real entry point."""
+
+import json
+
+from vidalign.cli.main import main
+from vidalign.data import load_pairs
+
+BENCH = """\
+path_A,path_B,A_model,B_model,prompt,VQ,MQ,TA,Overall
+v/1.mp4,v/2.mp4,old-1,new-2,p one,A,same,A,A
+v/3.mp4,v/4.mp4,new-2,new-3,p two,B,same,same,same
+v/1.mp4,v/4.mp4,old-1,new-3,p one,same,A,B,B
+v/2.mp4,v/3.mp4,new-2,new-3,p three,A,same,B,A
+"""
+
+
+def test_check_good_file_prints_counts(tmp_path, capsys):
+    (tmp_path / "bench.csv").write_text(BENCH)
+    assert main(["data", "check", str(tmp_path / "bench.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "4 pairs, 3 prompts, 4 videos" in out
+    assert "MQ" in out and "75.0%" in out  # MQ: 3 ties of 4
+    assert "new-3" in out  # the models table
+
+
+def test_check_json_stats(tmp_path, capsys):
+    (tmp_path / "bench.csv").write_text(BENCH)
+    assert main(["data", "check", str(tmp_path / "bench.csv"), "--json", "--dims", "VQ"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["labels"]["VQ"] == {"A": 2, "B": 1, "same": 1, "total": 4, "tie_rate": 0.25}
+    assert list(stats["labels"]) == ["VQ", "Overall"]
+    assert stats["models"]["new-2"] == {"pairs": 3, "as_A": 2, "as_B": 1}
+
+
+def test_check_bad_file_exits_2_with_every_problem(tmp_path, capsys):
+    bad = BENCH.replace("p two,B,", "p two,b,").replace("p three,A,same,B,A", "p three,A,same,B,")
+    (tmp_path / "bad.csv").write_text(bad)
+    assert main(["data", "check", str(tmp_path / "bad.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "2 problem(s) in 2 row(s)" in err
+    assert "row 2 (line 3): VQ: 'b' is not a label" in err
+    assert "row 4 (line 5): Overall: is missing" in err
+    assert "Traceback" not in err
+
+
+def test_check_files_flag(tmp_path, capsys):
+    (tmp_path / "bench.csv").write_text(BENCH)
+    assert main(["data", "check", str(tmp_path / "bench.csv"), "--check-files"]) == 2
+    assert "video file not found" in capsys.readouterr().err
+    (tmp_path / "v").mkdir()
+    for i in range(1, 5):
+        (tmp_path / "v" / f"{i}.mp4").write_bytes(b"x")
+    assert main(["data", "check", str(tmp_path / "bench.csv"), "--check-files"]) == 0
+
+
+def test_convert_csv_to_jsonl_and_parquet(tmp_path, capsys):
+    (tmp_path / "bench.csv").write_text(BENCH)
+    original = load_pairs(tmp_path / "bench.csv")
+    out_dir = tmp_path / "out"
+    for suffix in (".jsonl", ".parquet"):
+        out = tmp_path / f"bench{suffix}"
+        assert main(["data", "convert", str(tmp_path / "bench.csv"), str(out)]) == 0
+        assert load_pairs(out) == original
+    out_dir.mkdir()
+    assert main(["data", "convert", str(tmp_path / "bench.csv"), str(out_dir / "b.jsonl")]) == 0
+    first = json.loads((out_dir / "b.jsonl").read_text().splitlines()[0])
+    assert first["path_A"] == "../v/1.mp4" or first["path_A"].endswith("/v/1.mp4")
+    assert load_pairs(out_dir / "b.jsonl") == original

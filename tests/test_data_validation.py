@@ -1,0 +1,156 @@
+"""Every kind of bad row gets its own clear error, and all bad rows are reported at once."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from vidalign.data import PairDataError, load_pairs
+
+HEADER = "path_A,path_B,prompt,VQ,MQ,TA,fps_A,num_frames_A,fps_B,num_frames_B,MOS_A_VQ\n"
+GOOD = "a.mp4,b.mp4,a red circle,A,B,same,8,16,8,16,3.5\n"
+
+# (bad row, field, reason fragment)
+BAD_ROWS = [
+    ("a.mp4,b.mp4,p1,a,B,same,8,16,8,16,3\n", "VQ", "'a' is not a label"),
+    ("a.mp4,b.mp4,p2,A,Same,same,8,16,8,16,3\n", "MQ", "'Same' is not a label"),
+    ("a.mp4,b.mp4,p3,A,B,1,8,16,8,16,3\n", "TA", "'1' is not a label"),
+    ("a.mp4,b.mp4,p4,A,B,,8,16,8,16,3\n", "TA", "is missing"),
+    ("a.mp4,b.mp4,,A,B,same,8,16,8,16,3\n", "prompt", "is missing"),
+    ("a.mp4,b.mp4,   ,A,B,same,8,16,8,16,3\n", "prompt", "is blank"),
+    (",b.mp4,p5,A,B,same,8,16,8,16,3\n", "path_A", "is missing"),
+    ("a.mp4,b.mp4,p6,A,B,same,nan,16,8,16,3\n", "fps_A", "expected a finite number, got nan"),
+    ("a.mp4,b.mp4,p7,A,B,same,inf,16,8,16,3\n", "fps_A", "expected a finite number, got inf"),
+    ("a.mp4,b.mp4,p8,A,B,same,fast,16,8,16,3\n", "fps_A", "expected a number, got 'fast'"),
+    ("a.mp4,b.mp4,p9,A,B,same,8,16,0,16,3\n", "fps_B", "frame rate must be > 0"),
+    ("a.mp4,b.mp4,p10,A,B,same,8,16,-2,16,3\n", "fps_B", "frame rate must be > 0"),
+    ("a.mp4,b.mp4,p11,A,B,same,8,16.5,8,16,3\n", "num_frames_A", "expected an integer >= 1"),
+    ("a.mp4,b.mp4,p12,A,B,same,8,16,8,0,3\n", "num_frames_B", "expected an integer >= 1"),
+    ("a.mp4,b.mp4,p13,A,B,same,8,16,8,16,NaN\n", "MOS_A_VQ", "expected a finite number"),
+    ("a.mp4,a.mp4,p14,A,B,same,8,16,8,16,3\n", "path_B", "same video as path_A"),
+    ("b.mp4,a.mp4,a red circle,A,A,A,8,16,8,16,3\n", None, "duplicate of row 1"),
+    ("a.mp4,b.mp4,p15,A,B\n", None, "has 5 fields but the header has 11"),
+]
+
+
+@pytest.mark.parametrize(("row", "field", "reason"), BAD_ROWS)
+def test_each_bad_row_kind(tmp_path, row, field, reason):
+    path = tmp_path / "pairs.csv"
+    path.write_text(HEADER + GOOD + row)
+    with pytest.raises(PairDataError) as err:
+        load_pairs(path)
+    (issue,) = err.value.issues
+    assert (issue.file, issue.row, issue.line, issue.field) == (str(path), 2, 3, field)
+    assert reason in issue.reason
+    where = f"{path}: row 2 (line 3): " + (f"{field}: " if field else "")
+    assert where + issue.reason in str(err.value)
+
+
+def test_all_bad_rows_are_reported_together(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text(HEADER + GOOD + "".join(row for row, _, _ in BAD_ROWS))
+    with pytest.raises(PairDataError) as err:
+        load_pairs(path)
+    rows = sorted({issue.row for issue in err.value.issues})
+    assert rows == list(range(2, 2 + len(BAD_ROWS)))
+    assert f"in {len(BAD_ROWS)} row(s)" in str(err.value)
+
+
+def test_one_row_with_several_problems_lists_each(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text(HEADER + "a.mp4,b.mp4,,X,Y,Z,0,0,nan,x,y\n")
+    with pytest.raises(PairDataError) as err:
+        load_pairs(path)
+    fields = [i.field for i in err.value.issues]
+    expected = ["prompt", "VQ", "MQ", "TA", "fps_A", "fps_B", "num_frames_A", "num_frames_B"]
+    assert fields == [*expected, "MOS_A_VQ"]
+
+
+def test_missing_video_files(tmp_path):
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    path = tmp_path / "pairs.csv"
+    path.write_text(HEADER + GOOD + "a.mp4,c.mp4,p,A,B,same,,,,,\n")
+    assert len(load_pairs(path)) == 2  # files are not checked unless asked
+    with pytest.raises(PairDataError) as err:
+        load_pairs(path, check_files=True)
+    assert [(i.row, i.field) for i in err.value.issues] == [(1, "path_B"), (2, "path_B")]
+    assert f"video file not found: {tmp_path / 'b.mp4'}" in str(err.value)
+
+
+def test_jsonl_row_errors(tmp_path):
+    good = {"path_A": "a.mp4", "path_B": "b.mp4", "prompt": "p", "VQ": "A"}
+    lines = [
+        json.dumps(good),
+        "{not json",
+        json.dumps(["a", "list"]),
+        json.dumps(good | {"prompt": 42, "path_B": "c.mp4"}),
+        json.dumps(good | {"VQ": 2, "path_B": "d.mp4"}),
+        json.dumps(good | {"VQ": True, "path_B": "e.mp4"}),
+        json.dumps(good | {"fps_A": "NaN", "path_B": "f.mp4"}),
+        json.dumps(good | {"extra": {"nested": 1}, "path_B": "g.mp4"}),
+    ]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(PairDataError) as err:
+        load_pairs(path)
+    got = [(i.row, i.field) for i in err.value.issues]
+    assert got == [
+        (2, None),
+        (3, None),
+        (4, "prompt"),
+        (5, "VQ"),
+        (6, "VQ"),
+        (7, "fps_A"),
+        (8, "extra"),
+    ]
+    text = str(err.value)
+    assert "invalid JSON" in text and "expected a JSON object" in text
+    assert "prompt: expected text, got int 42" in text
+
+
+def test_parquet_row_errors(tmp_path):
+    table = pa.table(
+        {
+            "path_A": ["a.mp4", "a.mp4"],
+            "path_B": ["b.mp4", "c.mp4"],
+            "prompt": ["p", "p"],
+            "VQ": ["A", "tie"],
+            "fps_A": pa.array([float("nan"), 8.0]),
+        }
+    )
+    pq.write_table(table, tmp_path / "p.parquet")
+    with pytest.raises(PairDataError) as err:
+        load_pairs(tmp_path / "p.parquet")
+    assert [(i.row, i.line, i.field) for i in err.value.issues] == [
+        (1, None, "fps_A"),
+        (2, None, "VQ"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("p.csv", None, "pair file not found"),
+        ("p.txt", "x", "unknown pair file type"),
+        ("p.csv", "", "empty file; expected a header row"),
+        ("p.csv", "path_A,prompt,VQ\na,p,A\n", r"missing column\(s\) \['path_B'\]"),
+        ("p.csv", "path_A,path_B,prompt,note\na,b,p,n\n", "no label columns found"),
+        ("p.csv", "path_A,path_A,path_B,prompt,VQ\n", "repeated column name"),
+        ("p.parquet", "not parquet", "not a readable Parquet file"),
+    ],
+)
+def test_file_level_errors(tmp_path, name, content, reason):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(PairDataError, match=reason) as err:
+        load_pairs(path)
+    assert str(path) in str(err.value)
+
+
+def test_non_utf8_file(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"path_A,path_B,prompt,VQ\na,b,\xff\xfe caf\xe9,A\n")
+    with pytest.raises(PairDataError, match="not UTF-8"):
+        load_pairs(path)
