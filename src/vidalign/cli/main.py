@@ -18,6 +18,7 @@ from vidalign.errors import VidalignError
 # Each module defines register(subparsers).
 GROUPS: list[str] = [
     "vidalign.cli.data",
+    "vidalign.cli.reward",
 ]
 
 

@@ -1,0 +1,183 @@
+"""``vidalign reward``: train and score VideoReward models.
+
+::
+
+    vidalign reward train --config configs/reward/synth_small.yaml [key=value ...] [--resume]
+    vidalign reward score MODEL --video a.mp4 [--video b.mp4] --prompt "..." [--prompt "..."]
+    vidalign reward score MODEL --pairs FILE --out scores.csv [--skip-errors]
+    vidalign reward eval ...   (see vidalign.cli.reward_eval)
+
+``score`` prints one JSON line per video, or with ``--pairs`` writes one CSV row per
+unique (video, prompt): ``video, prompt, <dim>..., Overall, <dim>_raw...``. With
+``--skip-errors`` a video that fails is listed in ``<out>.skipped.csv`` with the reason
+and left out; without it the first failure stops the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from vidalign.config import describe_config, load_config
+from vidalign.errors import VidalignError
+
+
+class CliInputError(VidalignError):
+    """Command-line arguments that do not fit together."""
+
+
+def _parse_weights(text: str | None) -> dict[str, float] | None:
+    if not text:
+        return None
+    out = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise CliInputError(
+                f"--weights: expected DIM=NUMBER[,DIM=NUMBER...], got {item!r}"
+            ) from None
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from vidalign.reward.config import RewardTrainConfig
+    from vidalign.reward.trainer import train_reward
+
+    overrides = list(args.overrides)
+    if args.resume:
+        overrides.append("resume=true")
+    cfg = load_config(RewardTrainConfig, args.config, overrides)
+    result = train_reward(cfg)
+    if result.model_dir is not None:
+        print(f"model: {result.model_dir}")
+        for k, v in sorted(result.last_eval.items()):
+            print(f"  {k} = {v:.4f}")
+    return 0
+
+
+def _scorer(args: argparse.Namespace):
+    from vidalign.reward.scorer import RewardScorer
+
+    device = args.device or ("cuda" if _cuda() else "cpu")
+    return RewardScorer.from_pretrained(args.model, device=device, batch_size=args.batch_size)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    if args.fps is not None and args.num_frames is not None:
+        raise CliInputError("pass --fps or --num-frames, not both")
+    if bool(args.pairs) == bool(args.video):
+        raise CliInputError("give either --video (with --prompt) or --pairs FILE")
+    weights = _parse_weights(args.weights)
+    kw: dict[str, Any] = {"fps": args.fps, "num_frames": args.num_frames, "weights": weights}
+    kw["normalize"] = not args.raw
+    if args.video:
+        prompts = args.prompt or []
+        if len(prompts) == 1 and len(args.video) > 1:
+            prompts = prompts * len(args.video)
+        if len(prompts) != len(args.video):
+            raise CliInputError(f"{len(args.video)} --video but {len(prompts)} --prompt")
+        scorer = _scorer(args)
+        for video, prompt, row in zip(args.video, prompts, scorer.score(args.video, prompts, **kw)):
+            print(json.dumps({"video": video, "prompt": prompt, **row}))
+        return 0
+    if not args.out:
+        raise CliInputError("--pairs needs --out FILE.csv")
+    return _score_pairs(args, kw)
+
+
+def _score_pairs(args: argparse.Namespace, kw: dict[str, Any]) -> int:
+    from tqdm.auto import tqdm
+
+    from vidalign.data import load_pairs
+
+    pairs = load_pairs(args.pairs, video_root=args.video_root)
+    keys = list(
+        dict.fromkeys([(p.path_a, p.prompt) for p in pairs] + [(p.path_b, p.prompt) for p in pairs])
+    )
+    scorer = _scorer(args)
+    errors = "report" if args.skip_errors else "raise"
+    rows, skipped = [], []
+    step = max(1, args.batch_size * 4)
+    with tqdm(total=len(keys), desc="score", disable=not args.progress) as bar:
+        for start in range(0, len(keys), step):
+            chunk = keys[start : start + step]
+            out = scorer.score([k[0] for k in chunk], [k[1] for k in chunk], errors=errors, **kw)
+            for (video, prompt), row in zip(chunk, out):
+                if "error" in row:
+                    skipped.append({"video": video, "prompt": prompt, "error": row["error"]})
+                else:
+                    rows.append({"video": video, "prompt": prompt, **row})
+            bar.update(len(chunk))
+    out_path = Path(args.out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fields = ["video", "prompt", *scorer.dims, "Overall", *[f"{d}_raw" for d in scorer.dims]]
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, out_path)
+    print(f"scored {len(rows)} unique videos of {len(pairs)} pairs -> {out_path}")
+    if skipped:
+        sk = out_path.with_name(out_path.stem + ".skipped.csv")
+        with open(sk, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=["video", "prompt", "error"])
+            w.writeheader()
+            w.writerows(skipped)
+        print(f"skipped {len(skipped)} videos (reasons in {sk})")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``vidalign reward {train, score, eval}``."""
+    from vidalign.reward.config import RewardTrainConfig
+
+    group = subparsers.add_parser("reward", help="train, score and evaluate VideoReward models")
+    sub = group.add_subparsers(dest="reward_command", metavar="ACTION")
+
+    t = sub.add_parser(
+        "train",
+        help="train a reward model on preference pairs",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="config keys (override with key=value, nested as a.b=value):\n"
+        + describe_config(RewardTrainConfig),
+    )
+    t.add_argument("--config", help="YAML recipe (configs/reward/*.yaml)")
+    t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    t.add_argument("overrides", nargs="*", help="key=value overrides")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("score", help="score videos against prompts with a trained model")
+    s.add_argument("model", help="a vidalign reward model folder")
+    s.add_argument("--video", action="append", help="video file (repeat for several)")
+    s.add_argument("--prompt", action="append", help="prompt (one, or one per --video)")
+    s.add_argument("--pairs", help="pair file: score each unique video once")
+    s.add_argument("--video-root", help="folder for relative paths in --pairs")
+    s.add_argument("--out", help="CSV written with --pairs")
+    s.add_argument("--fps", type=float, help="override the model's sampling rate")
+    s.add_argument("--num-frames", type=int, help="override with a fixed frame count")
+    s.add_argument("--raw", action="store_true", help="report raw rewards, not z-scores")
+    s.add_argument("--weights", help="Overall weights, e.g. VQ=1,MQ=1,TA=0")
+    s.add_argument("--batch-size", type=int, default=8, help="videos per forward pass")
+    s.add_argument("--device", help="cpu / cuda (default: cuda when available)")
+    s.add_argument("--skip-errors", action="store_true", help="skip failing videos, list them")
+    s.add_argument("--no-progress", dest="progress", action="store_false", help="hide the bar")
+    s.set_defaults(func=cmd_score)
+
+    from vidalign.cli.reward_eval import add_eval_parser
+
+    add_eval_parser(sub)

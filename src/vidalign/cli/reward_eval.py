@@ -1,0 +1,333 @@
+"""``vidalign reward eval``: accuracy of a reward model beside the Random and Oracle baselines.
+
+::
+
+    vidalign reward eval MODEL --data FILE [--video-root DIR] [--out DIR]
+        [--weights VQ=1,MQ=1,TA=1] [--no-oracle] [--skip-errors] [--seed S]
+
+MODEL is a folder that ``vidalign.reward.RewardScorer.from_pretrained`` loads, or the
+literal ``oracle`` / ``random`` to report the baselines alone. FILE is a pair file that
+``vidalign.data.load_pairs`` reads (VideoAlign / VideoGen-RewardBench / GenAI-Bench CSV,
+JSONL, Parquet). The oracle row (the noise-free ceiling) is added when the prompts come
+from the synthetic world's grammar.
+
+Every video is sampled the way the reward model's stored sampling contract says; the
+per-pair ``fps_A`` / ``num_frames_A`` columns are not used here. The oracle decodes every
+frame at the native rate.
+
+Writes under ``--out``: ``report.md``, ``results.json``, ``tie_separation.png``,
+``config.yaml``, ``cache/<scorer>.jsonl`` (resumable score caches) and, with
+``--skip-errors``, ``skipped.jsonl``. Every row is scored on the same pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vidalign import DEFAULT_DIMS
+from vidalign.config import save_config
+from vidalign.eval.baselines import OracleScorer, RandomScorer
+from vidalign.eval.reward_eval import RewardEvalResult, evaluate_pairs
+from vidalign.eval.reward_report import accuracy_table, write_report
+from vidalign.eval.score_cache import (
+    Skipped,
+    drop_skipped,
+    pair_items,
+    score_items,
+    write_skipped,
+)
+from vidalign.eval.scorer import OVERALL, EvalError, Scorer, resolve_weights
+
+RANDOM_ROW = "Random"
+ORACLE_ROW = "Oracle (ceiling)"
+
+
+@dataclass
+class RewardEvalConfig:
+    """Settings of one ``vidalign reward eval`` run."""
+
+    model: str = field(
+        default="random",
+        metadata={"help": "reward model folder, or 'oracle' / 'random' for the baselines alone"},
+    )
+    data: str = field(default="", metadata={"help": "pair file (CSV / JSONL / Parquet)"})
+    video_root: str | None = field(
+        default=None, metadata={"help": "folder that relative video paths are read from"}
+    )
+    out: str = field(default="runs/reward_eval", metadata={"help": "output folder"})
+    weights: dict[str, float] | None = field(
+        default=None, metadata={"help": "per-dimension weights of Overall (default: all 1)"}
+    )
+    oracle: bool = field(
+        default=True, metadata={"help": "add the oracle ceiling row when the data is synthetic"}
+    )
+    skip_errors: bool = field(
+        default=False,
+        metadata={"help": "skip videos that fail to score (listed in skipped.jsonl)"},
+    )
+    seed: int = field(default=0, metadata={"help": "seed of the Random baseline"})
+    batch_size: int = field(default=8, metadata={"help": "videos per scorer call"})
+    device: str | None = field(
+        default=None, metadata={"help": "device of the reward model (default: cuda if available)"}
+    )
+
+
+@dataclass
+class RewardEvalRun:
+    """What a run produced: results per row (table order) and the files written."""
+
+    results: dict[str, RewardEvalResult]
+    paths: dict[str, Path]
+    n_skipped_pairs: int
+    notes: list[str]
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """``"VQ=1,MQ=0.5,TA=0"`` → {"VQ": 1.0, "MQ": 0.5, "TA": 0.0}."""
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise EvalError(
+                f"--weights: expected DIM=NUMBER items like VQ=1,MQ=1, got {part!r}"
+            ) from None
+    if not out:
+        raise EvalError("--weights: no DIM=NUMBER items given")
+    return out
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Hash of every file's relative path, size and mtime under ``folder``: a cache id."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        st = f.stat()
+        h.update(f"{f.relative_to(folder)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _labelled_dims(pairs: list[Any]) -> list[str]:
+    """Label dimensions of the pairs (not Overall), in first-seen order."""
+    seen: dict[str, None] = {}
+    for p in pairs:
+        for k in p.labels:
+            if k != OVERALL:
+                seen.setdefault(k, None)
+    return list(seen)
+
+
+def _oracle_unavailable(pairs: list[Any], dims: list[str]) -> str | None:
+    """None when the oracle can score these pairs, else the reason it cannot."""
+    from vidalign.synth.oracle import DIMS as ORACLE_DIMS
+    from vidalign.synth.prompts import PromptError, parse_prompt
+
+    extra = [d for d in dims if d not in ORACLE_DIMS]
+    if extra:
+        return f"the oracle judges {list(ORACLE_DIMS)}, not {extra}"
+    for prompt in dict.fromkeys(p.prompt for p in pairs):
+        try:
+            parse_prompt(prompt)
+        except PromptError:
+            return f"prompt {prompt!r} is not from the synthetic grammar"
+    return None
+
+
+def _device(requested: str | None) -> str:
+    import torch
+
+    return requested or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class _Row:
+    name: str
+    scorer: Scorer
+    scorer_id: str
+    cache_stem: str
+    normalize: bool = True
+
+
+def _build_scorers(
+    cfg: RewardEvalConfig, pairs: list[Any], notes: list[str]
+) -> tuple[list[str], list[_Row]]:
+    """Eval dims and the table's rows, in order: Random, Oracle, the model."""
+    model = cfg.model
+    reward: Scorer | None = None
+    if model not in ("oracle", "random"):
+        folder = Path(model)
+        if not folder.is_dir():
+            raise EvalError(
+                f"MODEL {model!r} is not a folder; give a reward model folder, "
+                "or 'oracle' / 'random' for the baselines alone"
+            )
+        from vidalign.reward import RewardScorer
+
+        reward = RewardScorer.from_pretrained(
+            str(folder), device=_device(cfg.device), batch_size=cfg.batch_size
+        )
+        dims = list(reward.dims)
+        reward_id = f"reward:{folder.resolve()}:{folder_fingerprint(folder)}"
+    else:  # baselines alone: the data's dimensions (Overall-only data: the default ones)
+        dims = _labelled_dims(pairs) or list(DEFAULT_DIMS)
+    unscored = [d for d in _labelled_dims(pairs) if d not in dims]
+    if unscored:
+        notes.append(f"Labels for {unscored} are not evaluated: the scorer has no such dims.")
+
+    rnd = RandomScorer(dims, seed=cfg.seed)
+    rows = [_Row(RANDOM_ROW, rnd, rnd.scorer_id, "random")]
+    if model == "oracle" and not cfg.oracle:
+        raise EvalError("MODEL 'oracle' contradicts --no-oracle")
+    if cfg.oracle:
+        reason = _oracle_unavailable(pairs, dims)
+        if reason is None:
+            orc = OracleScorer(dims)
+            rows.append(_Row(ORACLE_ROW, orc, orc.scorer_id, "oracle"))
+        elif model == "oracle":
+            raise EvalError(f"the oracle cannot score {cfg.data}: {reason}")
+        else:
+            notes.append(f"No oracle row: {reason}.")
+    if reward is not None:
+        name = Path(model).resolve().name
+        if name in (RANDOM_ROW, ORACLE_ROW):
+            name = f"{name} (model)"
+        normalize = getattr(reward, "stats", True) is not None
+        if not normalize:
+            notes.append(f"{name} has no normalisation statistics: its Overall sums raw rewards.")
+        rows.append(_Row(name, reward, reward_id, f"model-{name}", normalize))
+    return dims, rows
+
+
+def run_reward_eval(cfg: RewardEvalConfig, *, progress: bool = True) -> RewardEvalRun:
+    """Score every pair's videos with each row's scorer, evaluate, write the report.
+
+    Raises:
+        EvalError: bad MODEL, weights, or a video that fails to score (without skip mode).
+        PairDataError: the pair file is malformed.
+    """
+    from vidalign.data import load_pairs
+
+    if not cfg.data:
+        raise EvalError("--data is required: a pair file to evaluate on")
+    pairs = load_pairs(cfg.data, video_root=cfg.video_root)
+    if not pairs:
+        raise EvalError(f"{cfg.data}: no pairs")
+    notes: list[str] = []
+    dims, rows = _build_scorers(cfg, pairs, notes)
+    resolve_weights(dims, cfg.weights)  # fail before any scoring
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    items = pair_items(pairs)
+    tables = {}
+    skipped: list[tuple[str, Skipped]] = []
+    for row in rows:
+        table = score_items(
+            row.scorer,
+            items,
+            out / "cache" / f"{row.cache_stem}.jsonl",
+            scorer_id=row.scorer_id,
+            batch_size=cfg.batch_size,
+            normalize=row.normalize,
+            skip_errors=cfg.skip_errors,
+            progress=progress,
+            desc=row.name,
+        )
+        tables[row.name] = table
+        skipped += [(row.name, s) for s in table.skipped]
+
+    kept = drop_skipped(pairs, [s for _, s in skipped])
+    n_dropped = len(pairs) - len(kept)
+    meta: dict[str, Any] = {
+        "data": str(cfg.data),
+        "model": cfg.model,
+        "n_pairs_in_file": len(pairs),
+        "n_skipped": n_dropped,
+        "seed": cfg.seed,
+    }
+    (out / "skipped.jsonl").unlink(missing_ok=True)  # never leave a stale list behind
+    if skipped:
+        path = write_skipped(out / "skipped.jsonl", skipped)
+        meta["skipped_file"] = path.name
+        notes.append(
+            f"{len({(s.path, s.prompt) for _, s in skipped})} video(s) failed to score and "
+            f"{n_dropped} pair(s) were left out for every row (skip mode)."
+        )
+    if not kept:
+        raise EvalError(f"every pair of {cfg.data} was skipped; see {out / 'skipped.jsonl'}")
+    results = {
+        row.name: evaluate_pairs(kept, tables[row.name].scores, dims, cfg.weights) for row in rows
+    }
+    meta["notes"] = notes
+    paths = write_report(out, results, meta)
+    return RewardEvalRun(results=results, paths=paths, n_skipped_pairs=n_dropped, notes=notes)
+
+
+def add_eval_parser(reward_subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``eval`` under the ``vidalign reward`` group; returns its parser."""
+    p = reward_subparsers.add_parser(
+        "eval",
+        help="reward accuracy (with / without ties) beside Random and Oracle baselines",
+        description=(
+            "Reward accuracy with and without ties, per dimension and Overall, in one table "
+            "with the Random baseline and (on synthetic data) the oracle ceiling. Writes "
+            "report.md, results.json and tie_separation.png under --out; scores are cached "
+            "there, so a killed run resumes where it stopped."
+        ),
+    )
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="reward model folder, or 'oracle' / 'random' for the baselines alone",
+    )
+    p.add_argument("--data", required=True, metavar="FILE", help="pair file (CSV/JSONL/Parquet)")
+    p.add_argument("--video-root", metavar="DIR", help="folder for relative video paths")
+    p.add_argument("--out", default="runs/reward_eval", metavar="DIR", help="output folder")
+    p.add_argument(
+        "--weights", metavar="VQ=1,MQ=1,TA=1", help="weights of Overall (default: all 1)"
+    )
+    p.add_argument("--no-oracle", action="store_true", help="leave out the oracle ceiling row")
+    p.add_argument(
+        "--skip-errors",
+        action="store_true",
+        help="skip videos that fail to score; they are listed in OUT/skipped.jsonl",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the Random baseline")
+    p.add_argument("--batch-size", type=int, default=8, help="videos per scorer call")
+    p.add_argument("--device", help="cpu / cuda for the reward model (default: cuda if available)")
+    p.set_defaults(func=handle_eval)
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> RewardEvalConfig:
+    return RewardEvalConfig(
+        model=args.model,
+        data=args.data,
+        video_root=args.video_root,
+        out=args.out,
+        weights=parse_weights(args.weights) if args.weights else None,
+        oracle=not args.no_oracle,
+        skip_errors=args.skip_errors,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
+
+
+def handle_eval(args: argparse.Namespace) -> int:
+    """Run the evaluation and print the accuracy table."""
+    run = run_reward_eval(config_from_args(args), progress=True)
+    print(accuracy_table(run.results))
+    for note in run.notes:
+        print(f"note: {note}")
+    print(f"report: {run.paths['report']}")
+    return 0

@@ -1,0 +1,114 @@
+"""The reward trainer's config: one dataclass, YAML recipes in ``configs/reward/``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from vidalign import DEFAULT_DIMS
+from vidalign.reward.tiny import TinyQwen2VLSpec
+
+
+@dataclass
+class LoraSettings:
+    """LoRA on the language model's linear layers (peft)."""
+
+    enabled: bool = field(default=False, metadata={"help": "train LoRA adapters, not full weights"})
+    r: int = field(default=64, metadata={"help": "LoRA rank"})
+    alpha: int = field(default=128, metadata={"help": "LoRA alpha (scale alpha / r)"})
+    dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    target_modules: list[str] = field(
+        default_factory=lambda: [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ],
+        metadata={"help": "language-model linear layers that get adapters"},
+    )
+
+
+@dataclass
+class SamplingSettings:
+    """The sampling contract stored with the model (REFERENCE.md §2); fps xor num_frames."""
+
+    fps: float | None = field(default=2.0, metadata={"help": "frames per second to sample"})
+    num_frames: int | None = field(
+        default=None, metadata={"help": "fixed frame count instead of fps"}
+    )
+    max_pixels: int | None = field(default=448 * 448, metadata={"help": "per-frame area cap"})
+    min_pixels: int | None = field(default=None, metadata={"help": "per-frame area floor"})
+
+
+@dataclass
+class RewardTrainConfig:
+    """Train a multi-dimensional VideoReward model on preference pairs."""
+
+    train_data: str = field(default="", metadata={"help": "pairs file (CSV / JSONL / Parquet)"})
+    val_data: str | None = field(default=None, metadata={"help": "validation pairs file"})
+    video_root: str | None = field(
+        default=None, metadata={"help": "folder for relative video paths"}
+    )
+    output_dir: str = field(default="runs/reward", metadata={"help": "run folder"})
+    dims: list[str] = field(
+        default_factory=lambda: list(DEFAULT_DIMS), metadata={"help": "dimensions"}
+    )
+    base_model: str | None = field(
+        default=None, metadata={"help": "local Qwen2-VL folder; empty builds the tiny model"}
+    )
+    tiny: TinyQwen2VLSpec = field(
+        default_factory=TinyQwen2VLSpec, metadata={"help": "tiny model sizes"}
+    )
+    padding_side: Literal["right", "left"] = field(
+        default="right", metadata={"help": "tiny tokenizer padding"}
+    )
+    token_mode: Literal["separate", "shared"] = field(
+        default="separate", metadata={"help": "one reward token per dim, or one shared token"}
+    )
+    template: str = field(
+        default="default", metadata={"help": "default | prompt_first | path to a template file"}
+    )
+    sampling: SamplingSettings = field(
+        default_factory=SamplingSettings, metadata={"help": "sampling"}
+    )
+    loss: Literal["bt", "btt", "regression"] = field(default="btt", metadata={"help": "loss"})
+    theta: float = field(default=5.0, metadata={"help": "BTT tie parameter θ > 1"})
+    lora: LoraSettings = field(default_factory=LoraSettings, metadata={"help": "LoRA"})
+    train_vision: bool = field(default=True, metadata={"help": "train the vision tower and merger"})
+    lr: float = field(default=2e-6, metadata={"help": "learning rate of backbone weights / LoRA"})
+    lr_special: float | None = field(
+        default=None,
+        metadata={"help": "learning rate of the reward-token embedding rows (default lr)"},
+    )
+    lr_head: float | None = field(
+        default=None, metadata={"help": "learning rate of the head (default lr)"}
+    )
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW decay (never on embeddings)"})
+    schedule: Literal["constant", "cosine", "linear"] = field(
+        default="constant", metadata={"help": "learning-rate schedule after warmup"}
+    )
+    warmup_ratio: float = field(default=0.05, metadata={"help": "share of steps of linear warmup"})
+    batch_size: int = field(default=1, metadata={"help": "pairs per process per micro-step"})
+    grad_accum: int = field(default=4, metadata={"help": "micro-steps per optimizer step"})
+    max_steps: int = field(default=100, metadata={"help": "optimizer steps"})
+    epochs: float | None = field(
+        default=None, metadata={"help": "if set, max_steps = ceil(epochs * pairs / global batch)"}
+    )
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping (<= 0: off)"})
+    mixed_precision: Literal["no", "bf16", "fp16"] = field(
+        default="no", metadata={"help": "autocast"}
+    )
+    seed: int = field(default=0, metadata={"help": "seed of init, data order and dropout"})
+    log_every: int = field(default=10, metadata={"help": "steps between TensorBoard logs"})
+    eval_every: int = field(
+        default=50, metadata={"help": "steps between val evaluations (0: end only)"}
+    )
+    save_every: int = field(
+        default=50, metadata={"help": "steps between checkpoints (0: end only)"}
+    )
+    keep_checkpoints: int = field(default=2, metadata={"help": "newest checkpoints kept"})
+    resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})

@@ -1,0 +1,300 @@
+"""Scoring API, and the self-contained vidalign reward-model folder.
+
+Folder layout (``RewardScorer.save_pretrained``)::
+
+    config.json, model.safetensors   the Qwen2-VL backbone (LoRA merged), transformers format
+    head.safetensors                 head.weight (n, H)
+    tokenizer / processor files      Qwen2-VL processor, tokenizer with the reward tokens
+    vidalign_reward.json             dims, token mode, template text, sampling contract,
+                                     normalisation statistics
+
+Normalised reward of dimension d: (r_d − mean_d) / std_d; Overall = Σ_d w_d · normalised_d
+(REFERENCE.md §2).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+from transformers import Qwen2VLForConditionalGeneration, Qwen2VLProcessor
+
+from vidalign.errors import VidalignError
+from vidalign.eval.scorer import resolve_weights
+from vidalign.reward.builder import ModelLoadError
+from vidalign.reward.model import VideoRewardModel
+from vidalign.reward.processing import ProcessedClip, RewardProcessor, SamplingContract
+from vidalign.reward.template import RewardTemplate
+from vidalign.reward.tokenizer import add_reward_tokens
+
+MANIFEST = "vidalign_reward.json"
+FORMAT_VERSION = 1
+
+
+class ScoreError(VidalignError):
+    """A video could not be scored; the message names the video and why."""
+
+
+VideoInput = str | Path | Tensor | ProcessedClip | Any  # path, Video, frames (F, C, H, W)
+
+
+class RewardScorer:
+    """Scores videos against prompts with a ``VideoRewardModel``.
+
+    Args:
+        model: the reward model (eval mode is set here).
+        processor: its ``RewardProcessor`` (template, sampling contract).
+        stats: ``{dim: (mean, std)}`` of raw rewards on the training videos, or None.
+        batch_size: clips per forward pass.
+    """
+
+    def __init__(
+        self,
+        model: VideoRewardModel,
+        processor: RewardProcessor,
+        stats: dict[str, tuple[float, float]] | None = None,
+        *,
+        batch_size: int = 8,
+    ) -> None:
+        self.model = model.eval()
+        self.processor = processor
+        self.stats = stats
+        self.batch_size = batch_size
+
+    @property
+    def dims(self) -> list[str]:
+        return list(self.model.dims)
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.head.weight.device
+
+    # -- inputs ----------------------------------------------------------------------------
+    def prepare(
+        self, video: VideoInput, *, contract: SamplingContract | None = None
+    ) -> ProcessedClip:
+        """One video → patches. Paths are decoded under the (possibly overridden) contract;
+        ``Video`` objects and tensors are used frame for frame; float tensors (values in
+        [0, 1]) take the differentiable path."""
+        if isinstance(video, ProcessedClip):
+            return video
+        if isinstance(video, str | Path):
+            frames = self.processor.read(str(video), contract=contract)
+            return self.processor.process_frames(frames)
+        frames = getattr(video, "frames", video)
+        if not isinstance(frames, Tensor):
+            raise ScoreError(
+                f"expected a path, a Video or a frame tensor, got {type(video).__name__}"
+            )
+        if frames.dtype == torch.uint8 and not frames.requires_grad:
+            return self.processor.process_frames(frames.cpu())
+        if not frames.is_floating_point():
+            raise ScoreError(f"frame tensors must be uint8 or float in [0, 1], got {frames.dtype}")
+        return self.processor.process_frames_differentiable(frames)
+
+    def rewards(self, clips: Sequence[ProcessedClip], prompts: Sequence[str]) -> Tensor:
+        """Raw rewards (B, n), in input order; batches group clips of similar length.
+
+        Gradients flow when enabled by the caller.
+        """
+        order = sorted(range(len(clips)), key=lambda i: (clips[i].num_patches, len(prompts[i])))
+        out: list[Tensor | None] = [None] * len(clips)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            batch = self.processor.collate([clips[i] for i in idx], [prompts[i] for i in idx])
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            r = self.model(**batch).float()
+            for j, i in enumerate(idx):
+                out[i] = r[j]
+        return torch.stack(out) if out else torch.zeros(0, len(self.dims))  # type: ignore[arg-type]
+
+    def normalize(self, raw: Tensor) -> Tensor:
+        """(B, n) raw → (r − mean) / std per dimension."""
+        if self.stats is None:
+            raise ScoreError(
+                "this model has no normalisation statistics; score with normalize=False"
+            )
+        mean = torch.tensor([self.stats[d][0] for d in self.dims], device=raw.device)
+        std = torch.tensor([self.stats[d][1] for d in self.dims], device=raw.device)
+        return (raw - mean) / std
+
+    # -- the public call -------------------------------------------------------------------
+    def score(
+        self,
+        videos: Sequence[VideoInput],
+        prompts: Sequence[str],
+        *,
+        fps: float | None = None,
+        num_frames: int | None = None,
+        normalize: bool = True,
+        weights: dict[str, float] | None = None,
+        errors: Literal["raise", "report"] = "raise",
+    ) -> list[dict[str, Any]]:
+        """Score each video against its prompt.
+
+        Args:
+            videos: paths, ``Video`` objects or frame tensors (F, C, H, W).
+            prompts: one prompt per video.
+            fps / num_frames: override the model's sampling contract for paths.
+            normalize: report dimensions as z-scores with the stored statistics.
+            weights: w_d of Overall (default 1 each; must name every dimension).
+            errors: ``raise`` stops at the first bad video with a ScoreError naming it;
+                ``report`` gives ``{"error": message}`` for that video and scores the rest.
+
+        Returns:
+            Per video: each dimension (normalised if asked), ``Overall`` = Σ w_d · dim,
+            and ``<dim>_raw``. Floats, or 0-dim tensors carrying gradients when a frame
+            tensor requires grad.
+        """
+        if len(videos) != len(prompts):
+            raise ScoreError(f"{len(videos)} videos but {len(prompts)} prompts")
+        w = resolve_weights(self.dims, weights)
+        contract = self.processor.contract.override(fps=fps, num_frames=num_frames)
+        keep_grad = torch.is_grad_enabled() and any(
+            isinstance(getattr(v, "frames", v), Tensor) and getattr(v, "frames", v).requires_grad
+            for v in videos
+        )
+        results: list[dict[str, Any]] = [{} for _ in videos]
+        good: list[int] = []
+        clips: list[ProcessedClip] = []
+        with torch.set_grad_enabled(keep_grad):
+            for i, (video, prompt) in enumerate(zip(videos, prompts)):
+                name = str(video) if isinstance(video, str | Path) else f"#{i}"
+                try:
+                    if not isinstance(prompt, str):
+                        raise ScoreError(f"prompt must be text, got {prompt!r}")
+                    self.processor.template.render(prompt)
+                    clips.append(self.prepare(video, contract=contract))
+                except VidalignError as err:
+                    msg = f"video {i} ({name}): {err}"
+                    if errors == "raise":
+                        raise ScoreError(msg) from err
+                    results[i] = {"error": msg}
+                    continue
+                good.append(i)
+            if not good:
+                return results
+            raw = self.rewards(clips, [prompts[i] for i in good])
+            shown = self.normalize(raw) if normalize else raw
+            wt = torch.tensor([w[d] for d in self.dims], device=raw.device)
+            overall = shown @ wt
+            for j, i in enumerate(good):
+                row: dict[str, Any] = {}
+                for k, d in enumerate(self.dims):
+                    row[d] = shown[j, k] if keep_grad else float(shown[j, k])
+                row["Overall"] = overall[j] if keep_grad else float(overall[j])
+                for k, d in enumerate(self.dims):
+                    row[f"{d}_raw"] = raw[j, k] if keep_grad else float(raw[j, k])
+                results[i] = row
+        return results
+
+    @torch.no_grad()
+    def fit_normalization(
+        self, videos: Sequence[VideoInput], prompts: Sequence[str]
+    ) -> dict[str, tuple[float, float]]:
+        """Set the statistics to the per-dimension mean and std of raw rewards on ``videos``."""
+        clips = [self.prepare(v) for v in videos]
+        raw = self.rewards(clips, prompts).double()
+        mean, std = raw.mean(0), raw.std(0, unbiased=False)
+        stats = {}
+        for k, d in enumerate(self.dims):
+            m, s = float(mean[k]), float(std[k])
+            if not (math.isfinite(m) and math.isfinite(s)) or s == 0:
+                raise ScoreError(
+                    f"cannot normalise {d}: mean {m}, std {s} over {len(clips)} videos"
+                )
+            stats[d] = (m, s)
+        self.stats = stats
+        return stats
+
+    # -- folders ---------------------------------------------------------------------------
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write the self-contained folder described in the module docstring."""
+        from vidalign.checkpoint import atomic_dir
+
+        path = Path(path)
+        model = self.model
+        with atomic_dir(path) as tmp:
+            model.backbone.save_pretrained(str(tmp))
+            save_file(
+                {"weight": model.head.weight.detach().cpu().contiguous()},
+                str(tmp / "head.safetensors"),
+            )
+            self.processor.processor.save_pretrained(str(tmp))
+            c = self.processor.contract
+            manifest = {
+                "format_version": FORMAT_VERSION,
+                "dims": self.dims,
+                "token_mode": model.token_mode,
+                "reward_tokens": list(self.processor.template.tokens),
+                "template": self.processor.template.text,
+                "sampling": c.to_dict(),
+                "normalization": (
+                    None
+                    if self.stats is None
+                    else {d: {"mean": m, "std": s} for d, (m, s) in self.stats.items()}
+                ),
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        return path
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str | Path,
+        *,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
+        batch_size: int = 8,
+    ) -> RewardScorer:
+        """Load a folder written by ``save_pretrained`` (or a released checkpoint folder,
+        see ``vidalign.reward.released``, which needs more arguments)."""
+        path = Path(path)
+        mf = path / MANIFEST
+        if not mf.is_file():
+            if (path / "model_config.json").is_file():
+                raise ModelLoadError(
+                    f"{path}: a released VideoReward folder; load it with "
+                    "vidalign.reward.released.load_released(path, base_model=..., template=...)"
+                )
+            raise ModelLoadError(f"{path}: not a vidalign reward model (no {MANIFEST})")
+        try:
+            manifest = json.loads(mf.read_text())
+            dims = list(manifest["dims"])
+            token_mode = manifest["token_mode"]
+            template = RewardTemplate(manifest["template"], tuple(dims), token_mode, source=str(mf))
+            contract = SamplingContract(**manifest["sampling"])
+            norm = manifest.get("normalization")
+        except (KeyError, TypeError, json.JSONDecodeError) as err:
+            raise ModelLoadError(f"{mf}: malformed manifest ({err})") from None
+        processor = Qwen2VLProcessor.from_pretrained(str(path), local_files_only=True)
+        backbone = Qwen2VLForConditionalGeneration.from_pretrained(
+            str(path), dtype=dtype, local_files_only=True
+        )
+        ids = add_reward_tokens(processor.tokenizer, template.tokens)
+        if max(ids) >= backbone.get_input_embeddings().num_embeddings:
+            raise ModelLoadError(f"{path}: the tokenizer's reward tokens are not in the embedding")
+        model = VideoRewardModel(backbone, dims, ids, token_mode)
+        head = load_file(str(path / "head.safetensors"))["weight"]
+        if head.shape != model.head.weight.shape:
+            raise ModelLoadError(
+                f"{path}/head.safetensors: shape {tuple(head.shape)}, expected {tuple(model.head.weight.shape)}"
+            )
+        model.head.weight.data.copy_(head)
+        model.to(dtype)
+        if device is not None:
+            model.to(device)
+        stats = (
+            None
+            if norm is None
+            else {d: (float(norm[d]["mean"]), float(norm[d]["std"])) for d in dims}
+        )
+        return cls(
+            model, RewardProcessor(processor, template, contract), stats, batch_size=batch_size
+        )

@@ -1,0 +1,410 @@
+"""Reward-model trainer: pairs in, a saved ``RewardScorer`` folder out.
+
+One optimizer step at step ``s`` reads ``grad_accum`` micro-batches; micro-batch ``a`` is
+``batch_indices(n, batch_size * world, seed=seed, step=s * grad_accum + a)``, split by
+rank, so the data order depends only on the seed and the step (exact resume, and a
+2-process run sees the same global batch as a 1-process one). The two videos of each pair
+go through one forward pass together.
+
+Trained parameters (REFERENCE.md §2): the head; the reward-token rows of the embedding
+matrix (their gradient is masked to those rows and they never decay, so every other row
+stays bit-identical); LoRA adapters or all language-model weights; the vision tower and
+merger when ``train_vision``. Each of the three groups has its own learning rate.
+
+Run folder::
+
+    config.yaml      the resolved config
+    init/            the tiny model's initial weights (a RewardScorer folder), for resume
+    checkpoints/     step-N/ (vidalign.training.save_checkpoint)
+    logs/            TensorBoard
+    model/           the final RewardScorer folder, with normalisation statistics
+    metrics.jsonl    one line per evaluation
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from vidalign.checkpoint import latest_checkpoint
+from vidalign.config import save_config
+from vidalign.errors import VidalignError
+from vidalign.eval.accuracy import accuracy_with_ties, accuracy_without_ties
+from vidalign.reward.builder import build_tiny, from_base
+from vidalign.reward.config import RewardTrainConfig
+from vidalign.reward.losses import LossOutput, bt_loss, btt_loss, regression_loss
+from vidalign.reward.model import VideoRewardModel
+from vidalign.reward.processing import ProcessedClip, RewardProcessor, SamplingContract
+from vidalign.reward.scorer import RewardScorer
+from vidalign.reward.template import RewardTemplate
+from vidalign.training import (
+    NonFiniteLossError,
+    batch_indices,
+    build_accelerator,
+    check_finite,
+    load_checkpoint,
+    progress,
+    save_checkpoint,
+)
+
+
+class TrainSetupError(VidalignError):
+    """The run cannot start: bad data, a run folder in the way, inconsistent settings."""
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the model folder, steps done and the last metrics."""
+
+    model_dir: Path | None
+    steps: int
+    last_train: dict[str, float] = field(default_factory=dict)
+    last_eval: dict[str, float] = field(default_factory=dict)
+
+
+class ClipCache:
+    """Decoded and processed clips by path, each video decoded once per process."""
+
+    def __init__(self, processor: RewardProcessor) -> None:
+        self.processor = processor
+        self._clips: dict[str, ProcessedClip] = {}
+
+    def get(self, path: str) -> ProcessedClip:
+        clip = self._clips.get(path)
+        if clip is None:
+            clip = self.processor.process_frames(self.processor.read(path))
+            self._clips[path] = clip
+        return clip
+
+    def __len__(self) -> int:
+        return len(self._clips)
+
+
+# -- losses on a batch ---------------------------------------------------------------------
+def pair_targets(pairs: Sequence[Any], dims: Sequence[str]) -> dict[str, Tensor]:
+    """Labels (B, n) long, valid (B, n) bool, mos_a / mos_b (B, n) float (NaN if missing)."""
+    labels = torch.zeros(len(pairs), len(dims), dtype=torch.long)
+    valid = torch.zeros(len(pairs), len(dims), dtype=torch.bool)
+    mos_a = torch.full((len(pairs), len(dims)), float("nan"))
+    mos_b = torch.full((len(pairs), len(dims)), float("nan"))
+    for i, p in enumerate(pairs):
+        for j, d in enumerate(dims):
+            if d in p.labels and p.labels[d] is not None:
+                labels[i, j] = int(p.labels[d])
+                valid[i, j] = True
+            if d in (p.mos_a or {}):
+                mos_a[i, j] = float(p.mos_a[d])
+            if d in (p.mos_b or {}):
+                mos_b[i, j] = float(p.mos_b[d])
+    return {"labels": labels, "valid": valid, "mos_a": mos_a, "mos_b": mos_b}
+
+
+def reward_loss(
+    kind: str, r_a: Tensor, r_b: Tensor, t: dict[str, Tensor], *, theta: float, dims: Sequence[str]
+) -> LossOutput:
+    """Dispatch to the configured loss; ``t`` from ``pair_targets`` (on r_a's device)."""
+    if kind == "bt":
+        return bt_loss(r_a, r_b, t["labels"], t["valid"], dims=dims)
+    if kind == "btt":
+        return btt_loss(r_a, r_b, t["labels"], t["valid"], theta=theta, dims=dims)
+    if kind == "regression":
+        return regression_loss(r_a, r_b, t["mos_a"], t["mos_b"], labels=t["labels"], dims=dims)
+    raise ValueError(f"unknown loss {kind!r}")
+
+
+# -- evaluation ----------------------------------------------------------------------------
+@torch.no_grad()
+def evaluate(
+    model: VideoRewardModel,
+    processor: RewardProcessor,
+    cache: ClipCache,
+    pairs: Sequence[Any],
+    *,
+    loss: str,
+    theta: float,
+    batch_size: int = 8,
+) -> dict[str, float]:
+    """Loss and accuracy with / without ties per dimension on ``pairs``.
+
+    Every unique (video, prompt) is scored once. Returns ``val/loss``, ``val/loss/<dim>``,
+    ``val/acc/<dim>`` (without ties) and ``val/acc_ties/<dim>`` (tie-calibrated).
+    """
+    was_training = model.training
+    scorer = RewardScorer(model, processor, batch_size=batch_size)
+    keys = sorted({(p.path_a, p.prompt) for p in pairs} | {(p.path_b, p.prompt) for p in pairs})
+    raw = scorer.rewards([cache.get(k[0]) for k in keys], [k[1] for k in keys])
+    row = {k: i for i, k in enumerate(keys)}
+    r_a = raw[[row[(p.path_a, p.prompt)] for p in pairs]]
+    r_b = raw[[row[(p.path_b, p.prompt)] for p in pairs]]
+    dims = model.dims
+    t = pair_targets(pairs, dims)
+    out = reward_loss(loss, r_a, r_b, t, theta=theta, dims=dims)
+    metrics = {"val/loss": float(out.loss)}
+    metrics.update({f"val/{k}": v for k, v in out.metrics.items() if k.startswith("loss/")})
+    margin = (r_a - r_b).double().cpu().numpy()
+    for j, d in enumerate(dims):
+        ok = t["valid"][:, j].numpy()
+        h = t["labels"][:, j].numpy()[ok]
+        if h.size == 0:
+            continue
+        if (h != 0).any():
+            metrics[f"val/acc/{d}"] = accuracy_without_ties(h, margin[ok, j])
+        metrics[f"val/acc_ties/{d}"] = accuracy_with_ties(h, margin[ok, j])[0]
+    model.train(was_training)
+    return metrics
+
+
+# -- set-up --------------------------------------------------------------------------------
+def _load_pairs(path: str | None, cfg: RewardTrainConfig) -> list[Any]:
+    from vidalign.data import load_pairs
+
+    if not path:
+        return []
+    pairs = load_pairs(path, dims=cfg.dims, video_root=cfg.video_root, check_files=True)
+    if not pairs:
+        raise TrainSetupError(f"{path}: no preference pairs")
+    return pairs
+
+
+def _contract(cfg: RewardTrainConfig) -> SamplingContract:
+    s = cfg.sampling
+    return SamplingContract(s.fps, s.num_frames, s.max_pixels, s.min_pixels)
+
+
+def _build_model(
+    cfg: RewardTrainConfig, pairs: Sequence[Any], run_dir: Path, accelerator: Any
+) -> tuple[VideoRewardModel, RewardProcessor]:
+    """The initial model: from ``base_model``, or the tiny one (saved once to ``init/``)."""
+    template = RewardTemplate.resolve(cfg.template, cfg.dims, cfg.token_mode)
+    contract = _contract(cfg)
+    if cfg.base_model:
+        return from_base(
+            cfg.base_model, dims=cfg.dims, contract=contract, template=template, seed=cfg.seed
+        )
+    init = run_dir / "init"
+    if not (cfg.resume and (init / "vidalign_reward.json").is_file()):
+        if accelerator.is_main_process:
+            model, processor = build_tiny(
+                dims=cfg.dims,
+                spec=cfg.tiny,
+                contract=contract,
+                template=template,
+                corpus=sorted({p.prompt for p in pairs}),
+                padding_side=cfg.padding_side,
+                seed=cfg.seed,
+            )
+            RewardScorer(model, processor).save_pretrained(init)
+        accelerator.wait_for_everyone()
+    scorer = RewardScorer.from_pretrained(init)
+    return scorer.model, scorer.processor
+
+
+def _set_trainable(core: VideoRewardModel, cfg: RewardTrainConfig) -> torch.nn.Module:
+    """Freeze / unfreeze per the config; returns the module to train (a PeftModel with LoRA)."""
+    model: torch.nn.Module = core
+    if cfg.lora.enabled:
+        from peft import LoraConfig, get_peft_model
+
+        names = "|".join(cfg.lora.target_modules)
+        lora = LoraConfig(
+            r=cfg.lora.r,
+            lora_alpha=cfg.lora.alpha,
+            lora_dropout=cfg.lora.dropout,
+            target_modules=rf".*language_model\.layers\.\d+\..*\.({names})",
+        )
+        model = get_peft_model(core, lora)  # freezes everything but the adapters
+    else:
+        for p in core.backbone.model.language_model.parameters():
+            p.requires_grad_(True)
+    core.backbone.lm_head.weight.requires_grad_(False)  # unused; tied to embeddings on 2B
+    for p in core.backbone.model.visual.parameters():
+        p.requires_grad_(cfg.train_vision)
+    core.backbone.get_input_embeddings().weight.requires_grad_(True)
+    core.head.weight.requires_grad_(True)
+    return model
+
+
+def _param_groups(
+    core: VideoRewardModel, model: torch.nn.Module, cfg: RewardTrainConfig
+) -> list[dict]:
+    embed = core.backbone.get_input_embeddings().weight
+    head = core.head.weight
+    rest = [p for p in model.parameters() if p.requires_grad and p is not embed and p is not head]
+    return [
+        {"params": rest, "lr": cfg.lr, "weight_decay": cfg.weight_decay, "name": "backbone"},
+        {"params": [embed], "lr": cfg.lr_special or cfg.lr, "weight_decay": 0.0, "name": "special"},
+        {
+            "params": [head],
+            "lr": cfg.lr_head or cfg.lr,
+            "weight_decay": cfg.weight_decay,
+            "name": "head",
+        },
+    ]
+
+
+def _lr_lambda(cfg: RewardTrainConfig, total: int):
+    warm = round(cfg.warmup_ratio * total)
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / (warm + 1)
+        if cfg.schedule == "constant":
+            return 1.0
+        frac = (step - warm) / max(1, total - warm)
+        if cfg.schedule == "linear":
+            return max(0.0, 1.0 - frac)
+        return 0.5 * (1.0 + math.cos(math.pi * min(frac, 1.0)))
+
+    return f
+
+
+def _check_config(cfg: RewardTrainConfig) -> None:
+    if not cfg.train_data:
+        raise TrainSetupError("train_data is required (a pairs CSV / JSONL / Parquet file)")
+    if not cfg.dims or len(set(cfg.dims)) != len(cfg.dims):
+        raise TrainSetupError(f"dims must be distinct names, got {cfg.dims}")
+    for name in ("batch_size", "grad_accum"):
+        if getattr(cfg, name) < 1:
+            raise TrainSetupError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+    if cfg.loss == "btt" and cfg.theta <= 1:
+        raise TrainSetupError(f"theta must be > 1 for BTT, got {cfg.theta}")
+
+
+# -- the loop ------------------------------------------------------------------------------
+def train_reward(cfg: RewardTrainConfig) -> TrainResult:
+    """Train per ``cfg``; see the module docstring for what lands in ``output_dir``."""
+    _check_config(cfg)
+    run_dir = Path(cfg.output_dir)
+    latest = latest_checkpoint(run_dir)
+    if latest is not None and not cfg.resume:
+        raise TrainSetupError(
+            f"{run_dir} already holds checkpoints ({latest.name}); pass resume=true to continue "
+            "or choose another output_dir"
+        )
+    accelerator = build_accelerator(
+        mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
+    )
+    rank, world = accelerator.process_index, accelerator.num_processes
+    if cfg.resume and latest is None and accelerator.is_main_process:
+        print(f"vidalign: no checkpoint under {run_dir}/checkpoints; starting from step 0")
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+
+    train_pairs = _load_pairs(cfg.train_data, cfg)
+    val_pairs = _load_pairs(cfg.val_data, cfg)
+    core, processor = _build_model(cfg, train_pairs, run_dir, accelerator)
+    dims = list(core.dims)
+    model = _set_trainable(core, cfg)
+    embed = core.backbone.get_input_embeddings().weight
+    frozen_rows = torch.ones(embed.shape[0], dtype=torch.bool)
+    frozen_rows[core.reward_token_ids.cpu()] = False
+
+    optimizer = torch.optim.AdamW(_param_groups(core, model, cfg))
+    micro = cfg.batch_size * world
+    total = cfg.max_steps
+    if cfg.epochs is not None:
+        total = math.ceil(cfg.epochs * len(train_pairs) / (micro * cfg.grad_accum))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, total))
+    # The scheduler stays outside accelerate, which would step it once per process.
+    model, optimizer = accelerator.prepare(model, optimizer)
+
+    start = 0
+    if cfg.resume and latest is not None:
+        start, _ = load_checkpoint(latest, model=model, optimizer=optimizer, scheduler=scheduler)
+        if accelerator.is_main_process:
+            print(f"vidalign: resumed from {latest} at step {start}")
+
+    cache = ClipCache(processor)
+    result = TrainResult(model_dir=None, steps=start)
+    bar = progress(total, initial=start, desc="reward") if cfg.progress else None
+    model.train()
+    for step in range(start, total):
+        sums: dict[str, float] = {}
+        for a in range(cfg.grad_accum):
+            idx = batch_indices(
+                len(train_pairs), micro, seed=cfg.seed, step=step * cfg.grad_accum + a,
+                rank=rank, world_size=world,
+            )  # fmt: skip
+            batch_pairs = [train_pairs[i] for i in idx]
+            clips = [cache.get(p.path_a) for p in batch_pairs] + [
+                cache.get(p.path_b) for p in batch_pairs
+            ]
+            prompts = [p.prompt for p in batch_pairs] * 2
+            inputs = {
+                k: v.to(accelerator.device) for k, v in processor.collate(clips, prompts).items()
+            }
+            sync = a == cfg.grad_accum - 1
+            with contextlib.nullcontext() if sync else accelerator.no_sync(model):
+                r = model(**inputs).float()
+                b = len(batch_pairs)
+                t = {k: v.to(r.device) for k, v in pair_targets(batch_pairs, dims).items()}
+                out = reward_loss(cfg.loss, r[:b], r[b:], t, theta=cfg.theta, dims=dims)
+                try:
+                    check_finite(out.loss, step=step)
+                except NonFiniteLossError as err:
+                    optimizer.zero_grad(set_to_none=True)
+                    path = save_checkpoint(
+                        run_dir, step, model=model, optimizer=optimizer, scheduler=scheduler,
+                        extra={"nonfinite_at": step}, keep=0,
+                    )  # fmt: skip
+                    raise NonFiniteLossError(f"{err} The last good state is in {path}.") from None
+                accelerator.backward(out.loss / cfg.grad_accum)
+            sums["loss"] = sums.get("loss", 0.0) + float(out.loss.detach()) / cfg.grad_accum
+            for k, v in out.metrics.items():
+                sums[k] = sums.get(k, 0.0) + v / cfg.grad_accum
+        if embed.grad is not None:
+            embed.grad[frozen_rows.to(embed.grad.device)] = 0  # only reward-token rows learn
+        if cfg.max_grad_norm > 0:
+            accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        done = step + 1
+        result.steps, result.last_train = done, sums
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{sums['loss']:.4f}")
+        if done % max(cfg.log_every, 1) == 0 or done == total:
+            logs = {f"train/{k}": v for k, v in sums.items()}
+            logs.update({f"lr/{g['name']}": g["lr"] for g in optimizer.param_groups})
+            accelerator.log(logs, step=done)
+        if val_pairs and ((cfg.eval_every and done % cfg.eval_every == 0) or done == total):
+            if accelerator.is_main_process:
+                result.last_eval = evaluate(
+                    core, processor, cache, val_pairs, loss=cfg.loss, theta=cfg.theta
+                )
+                accelerator.log(result.last_eval, step=done)
+                with open(run_dir / "metrics.jsonl", "a") as fh:
+                    fh.write(json.dumps({"step": done, **result.last_eval}) + "\n")
+            accelerator.wait_for_everyone()
+        if (cfg.save_every and done % cfg.save_every == 0) or done == total:
+            save_checkpoint(
+                run_dir, done, model=model, optimizer=optimizer, scheduler=scheduler,
+                keep=cfg.keep_checkpoints,
+            )  # fmt: skip
+    if bar is not None:
+        bar.close()
+
+    if accelerator.is_main_process:
+        final = accelerator.unwrap_model(model)
+        if cfg.lora.enabled:
+            final = final.merge_and_unload()
+        scorer = RewardScorer(final, processor)
+        keys = sorted(
+            {(p.path_a, p.prompt) for p in train_pairs}
+            | {(p.path_b, p.prompt) for p in train_pairs}
+        )
+        scorer.fit_normalization([cache.get(k[0]) for k in keys], [k[1] for k in keys])
+        result.model_dir = scorer.save_pretrained(run_dir / "model")
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return result

@@ -1,0 +1,53 @@
+"""``vidalign reward train`` and ``vidalign reward score`` end to end at micro scale."""
+
+import csv
+import json
+
+from reward_testdata import make_pairs
+from vidalign.cli.main import main
+from vidalign.data import load_pairs
+
+
+def test_train_then_score_videos_and_pairs(tmp_path, capsys):
+    train = make_pairs(tmp_path / "d", 4, seed=0, name="train.csv")
+    val = make_pairs(tmp_path / "d", 3, seed=1, name="val.csv")
+    run = tmp_path / "run"
+    argv = ["reward", "train", "--config", "configs/reward/tiny.yaml"]
+    argv += [f"train_data={train}", f"val_data={val}", f"output_dir={run}", "max_steps=2"]
+    assert main(argv) == 0
+    model = run / "model"
+    assert (model / "vidalign_reward.json").is_file()
+
+    pairs = load_pairs(val)
+    capsys.readouterr()
+    argv = ["reward", "score", str(model), "--video", pairs[0].path_a, "--video", pairs[0].path_b]
+    assert main([*argv, "--prompt", pairs[0].prompt]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    assert len(lines) == 2 and {"VQ", "MQ", "TA", "Overall", "VQ_raw"} <= set(lines[0])
+
+    out = tmp_path / "scores.csv"
+    argv = ["reward", "score", str(model), "--pairs", str(val), "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == len({p.path_a for p in pairs} | {p.path_b for p in pairs}) == 6
+    total = sum(float(rows[0][d]) for d in ("VQ", "MQ", "TA"))
+    assert abs(float(rows[0]["Overall"]) - total) < 1e-5
+
+
+def test_score_errors_are_reported_not_scored(tmp_path, capsys):
+    train = make_pairs(tmp_path / "d", 3, seed=0, name="train.csv")
+    run = tmp_path / "run"
+    argv = ["reward", "train", "--config", "configs/reward/tiny.yaml"]
+    assert main([*argv, f"train_data={train}", f"output_dir={run}", "max_steps=1"]) == 0
+    pairs = load_pairs(train)
+    broken = tmp_path / "d" / pairs[0].path_a
+    broken.write_bytes(b"garbage")
+    out = tmp_path / "scores.csv"
+    argv = ["reward", "score", str(run / "model"), "--pairs", str(train), "--out", str(out)]
+    assert main([*argv, "--no-progress"]) == 2  # first failure stops, named
+    assert "s0_0_a.mp4" in capsys.readouterr().err
+    assert main([*argv, "--no-progress", "--skip-errors"]) == 0
+    skipped = list(csv.DictReader((tmp_path / "scores.skipped.csv").open()))
+    assert len(skipped) == 1 and "s0_0_a.mp4" in skipped[0]["video"]
+    assert len(list(csv.DictReader(out.open()))) == 5
+    assert main(["reward", "score", str(run / "model"), "--video", "x.mp4"]) == 2

@@ -1,0 +1,122 @@
+"""Reward trainer: it learns, trains only what it should, resumes exactly, stops on NaN."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from reward_testdata import make_pairs
+from vidalign.checkpoint import latest_checkpoint
+from vidalign.config import load_config
+from vidalign.reward import trainer as trainer_mod
+from vidalign.reward.config import RewardTrainConfig
+from vidalign.reward.scorer import RewardScorer
+from vidalign.reward.trainer import TrainSetupError, train_reward
+from vidalign.training import NonFiniteLossError
+
+TINY = "configs/reward/tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pairs")
+    return make_pairs(root, 6, seed=0, name="train.csv"), make_pairs(
+        root, 3, seed=1, name="val.csv"
+    )
+
+
+def cfg_for(data, out, *overrides):
+    train, val = data
+    return load_config(
+        RewardTrainConfig,
+        TINY,
+        [f"train_data={train}", f"val_data={val}", f"output_dir={out}", *overrides],
+    )
+
+
+def test_training_learns_and_touches_only_trainable_rows(data, tmp_path):
+    cfg = cfg_for(data, tmp_path / "run", "max_steps=8", "train_vision=false", "save_every=0")
+    result = train_reward(cfg)
+    init = RewardScorer.from_pretrained(tmp_path / "run" / "init").model
+    final = RewardScorer.from_pretrained(result.model_dir).model
+    before = dict(init.named_parameters())
+    after = dict(final.named_parameters())
+    # the training loss on the train pairs falls
+    cache_init = trainer_mod.ClipCache(
+        RewardScorer.from_pretrained(tmp_path / "run" / "init").processor
+    )
+    pairs = trainer_mod._load_pairs(cfg.train_data, cfg)
+    loss0 = trainer_mod.evaluate(
+        init, cache_init.processor, cache_init, pairs, loss="btt", theta=5.0
+    )
+    loss1 = trainer_mod.evaluate(
+        final, cache_init.processor, cache_init, pairs, loss="btt", theta=5.0
+    )
+    assert loss1["val/loss"] < loss0["val/loss"] - 0.05
+    # head and language model moved; the frozen vision tower did not
+    assert not torch.equal(before["head.weight"], after["head.weight"])
+    lm = "backbone.model.language_model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(before[lm], after[lm])
+    for name, p in before.items():
+        if ".visual." in name:
+            assert torch.equal(p, after[name]), name
+    # only the reward-token rows of the embedding changed
+    emb = "backbone.model.language_model.embed_tokens.weight"
+    ids = final.reward_token_ids
+    changed = (before[emb] != after[emb]).any(dim=1)
+    assert changed[ids].all()
+    changed[ids] = False
+    assert not changed.any()
+    # normalisation stats are stored, evaluation was logged
+    assert set(RewardScorer.from_pretrained(result.model_dir).stats) == {"VQ", "MQ", "TA"}
+    assert {"val/acc/VQ", "val/acc_ties/MQ", "val/loss"} <= set(result.last_eval)
+    assert (tmp_path / "run" / "metrics.jsonl").is_file()
+    assert any((tmp_path / "run" / "logs").rglob("events.out.tfevents*"))
+
+
+def test_killed_and_resumed_run_matches_uninterrupted(data, tmp_path):
+    common = ["lora.enabled=true", "lora.r=4", "lora.alpha=8", "lora.dropout=0.2", "grad_accum=2"]
+    full = train_reward(cfg_for(data, tmp_path / "full", "max_steps=4", *common))
+    train_reward(cfg_for(data, tmp_path / "part", "max_steps=2", *common))  # "killed" after 2
+    resumed = train_reward(cfg_for(data, tmp_path / "part", "max_steps=4", "resume=true", *common))
+    assert full.steps == resumed.steps == 4
+    a = load_file(latest_checkpoint(tmp_path / "full") / "model.safetensors")
+    b = load_file(latest_checkpoint(tmp_path / "part") / "model.safetensors")
+    assert a.keys() == b.keys() and any("lora_A" in k for k in a)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    # a fresh run refuses to overwrite a run folder with checkpoints
+    with pytest.raises(TrainSetupError, match="resume=true"):
+        train_reward(cfg_for(data, tmp_path / "full", "max_steps=4", *common))
+
+
+def test_nonfinite_loss_stops_with_a_checkpoint(data, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = trainer_mod.reward_loss
+
+    def poisoned(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            out.loss = out.loss * float("nan")
+        return out
+
+    monkeypatch.setattr(trainer_mod, "reward_loss", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"step 2.*last good state") as err:
+        train_reward(cfg_for(data, tmp_path / "run", "max_steps=4", "save_every=0"))
+    ckpt = latest_checkpoint(tmp_path / "run")
+    assert ckpt is not None and ckpt.name == "step-2" and str(ckpt) in str(err.value)
+    state = json.loads((ckpt / "state.json").read_text())
+    assert state["extra"]["nonfinite_at"] == 2
+
+
+@pytest.mark.slow
+def test_learns_motion_quality_above_chance(tmp_path):
+    train = make_pairs(tmp_path / "d", 24, seed=0, name="train.csv")
+    val = make_pairs(tmp_path / "d", 18, seed=1, name="val.csv")
+    cfg = cfg_for(
+        (train, val), tmp_path / "run", "batch_size=4", "max_steps=30", "save_every=0", "loss=bt"
+    )
+    result = train_reward(cfg)
+    assert result.last_eval["val/acc/MQ"] >= 0.8  # 6 strict MQ pairs; chance is 0.5
