@@ -19,6 +19,7 @@ from vidalign.errors import VidalignError
 GROUPS: list[str] = [
     "vidalign.cli.data",
     "vidalign.cli.reward",
+    "vidalign.cli.annotate",
 ]
 
 

@@ -1,0 +1,368 @@
+"""The annotation web app (FastAPI): annotator page and API, admin API, video serving.
+
+Auth: annotators send their token as ``Authorization: Bearer <token>`` or as the
+``vidalign_token`` cookie that ``POST /login`` sets (HttpOnly, SameSite=Strict). Admin
+endpoints (``/api/admin/...``) accept only the bearer admin token: ``VIDALIGN_ADMIN_TOKEN``
+when set, else the token generated when the database was created.
+
+Status codes: 401 no or unknown token, 403 wrong role or a path outside the videos root,
+404 unknown (or someone else's) assignment, 409 already answered / nothing to undo,
+422 bad labels, skip reason or body.
+"""
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vidalign.annotate.annotators import add_annotator, find_annotator
+from vidalign.annotate.batches import BatchSettings, import_batch
+from vidalign.annotate.db import Database
+from vidalign.annotate.errors import AnnotateError
+from vidalign.annotate.export import collect_majority
+from vidalign.annotate.media import Forbidden, Missing, resolve_video
+from vidalign.annotate.page import annotate_page, login_page
+from vidalign.annotate.queue import (
+    MAX_TIME_SPENT_MS,
+    BadAnswer,
+    Conflict,
+    NotFound,
+    label_to_choice,
+    next_assignment,
+    progress,
+    skip_assignment,
+    submit_judgment,
+    undo_last,
+)
+from vidalign.annotate.schema import Annotator, Assignment, Batch, Judgment, Pair
+from vidalign.annotate.stats import compute_stats
+
+log = logging.getLogger("vidalign.annotate")
+COOKIE = "vidalign_token"
+STATIC_DIR = Path(__file__).parent / "static"
+LABEL_NAMES = {1: "A", -1: "B", 0: "same"}
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+}
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        self.status, self.detail = status, detail
+
+
+class JudgmentIn(BaseModel):
+    assignment_id: int
+    labels: dict[str, str]
+    time_spent_ms: int = Field(ge=0, le=MAX_TIME_SPENT_MS)
+
+
+class SkipIn(BaseModel):
+    assignment_id: int
+    reason: str
+    time_spent_ms: int = Field(ge=0, le=MAX_TIME_SPENT_MS)
+
+
+class AnnotatorIn(BaseModel):
+    name: str
+
+
+class PairIn(BaseModel):
+    prompt: str
+    path_a: str
+    path_b: str
+    fps_a: float | None = None
+    fps_b: float | None = None
+    num_frames_a: int | None = None
+    num_frames_b: int | None = None
+    meta: dict[str, str] = Field(default_factory=dict)
+
+
+class BatchIn(BaseModel):
+    name: str
+    pairs: list[PairIn]
+    dims: list[str] = Field(default_factory=lambda: list(BatchSettings().dims))
+    k: int = BatchSettings.k
+    repeat_rate: float = 0.0
+    swap_rate: float = 0.0
+    control_gap: int = BatchSettings.control_gap
+    seed: int = 0
+
+
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def create_app(db: Database, videos_root: str | Path) -> FastAPI:
+    """Build the app for one database and one videos root (see the module docstring)."""
+    root = Path(videos_root)
+    if not root.is_dir():
+        raise AnnotateError(f"--videos-root {root}: not a folder")
+    app = FastAPI(title="vidalign annotate", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        for k, v in _SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+    @app.exception_handler(HTTPError)
+    async def _http_error(_request: Request, err: HTTPError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+        return JSONResponse({"detail": err.detail}, status_code=err.status, headers=headers)
+
+    status_of = {NotFound: 404, Conflict: 409, BadAnswer: 422}
+
+    @app.exception_handler(AnnotateError)
+    async def _annotate_error(_request: Request, err: AnnotateError) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, status_code=status_of.get(type(err), 400))
+
+    def annotator(request: Request) -> Annotator:
+        token = _bearer(request) or request.cookies.get(COOKIE)
+        found = find_annotator(db, token)
+        if found is None:
+            if token and db.admin_token_ok(token):
+                raise HTTPError(403, "the admin token cannot annotate; use an annotator token")
+            raise HTTPError(401, "missing or unknown annotator token")
+        return found
+
+    def admin(request: Request) -> None:
+        token = _bearer(request)
+        if db.admin_token_ok(token):
+            return
+        if find_annotator(db, token) is not None:
+            raise HTTPError(403, "admin token required")
+        raise HTTPError(401, "missing or unknown admin token (Authorization: Bearer ...)")
+
+    Who = Annotated[Annotator, Depends(annotator)]
+    Admin = Annotated[None, Depends(admin)]
+
+    def item_payload(s: Session, a: Assignment | None, annotator_id: int) -> dict:
+        prog = progress(s, annotator_id)
+        out: dict[str, Any] = {"progress": {"done": prog.done, "remaining": prog.remaining}}
+        if a is None:
+            out["item"] = None
+            return out
+        pair = a.pair
+        left_fps, right_fps = (pair.native_fps_a, pair.native_fps_b)
+        if a.order == "BA":
+            left_fps, right_fps = right_fps, left_fps
+        last = s.scalar(
+            select(Judgment)
+            .where(Judgment.assignment_id == a.id, Judgment.skip_reason.is_(None))
+            .order_by(Judgment.id.desc())
+        )
+        previous = (
+            {lab.dim: label_to_choice(lab.value, a.order) for lab in last.labels} if last else None
+        )
+        out["item"] = {
+            "assignment_id": a.id,
+            "prompt": pair.prompt,
+            "dims": pair.batch.dim_list,
+            "videos": {
+                "left": f"/api/assignments/{a.id}/video/left",
+                "right": f"/api/assignments/{a.id}/video/right",
+            },
+            "fps": {"left": left_fps, "right": right_fps},
+            "previous": previous,
+        }
+        return out
+
+    # ---- pages ---------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/annotate", status_code=303)
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"ok": True}
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form() -> str:
+        return login_page()
+
+    @app.post("/login")
+    async def login(request: Request) -> Any:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        token = (form.get("token") or [""])[0].strip()
+        if find_annotator(db, token) is None:
+            return HTMLResponse(login_page("Unknown token."), status_code=401)
+        response = RedirectResponse("/annotate", status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=30 * 86400)
+        return response
+
+    @app.post("/logout")
+    def logout() -> RedirectResponse:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @app.get("/annotate", response_class=HTMLResponse)
+    def annotate(request: Request) -> Any:
+        found = find_annotator(db, request.cookies.get(COOKIE))
+        if found is None:
+            return RedirectResponse("/login", status_code=303)
+        return HTMLResponse(annotate_page(found.name))
+
+    # ---- annotator API -------------------------------------------------------------------
+    @app.get("/api/me")
+    def me(who: Who) -> dict:
+        with db.read() as s:
+            prog = progress(s, who.id)
+        return {"name": who.name, "progress": {"done": prog.done, "remaining": prog.remaining}}
+
+    @app.get("/api/next")
+    def next_item(who: Who) -> dict:
+        with db.write() as s:
+            return item_payload(s, next_assignment(s, who.id), who.id)
+
+    @app.post("/api/judgments", status_code=201)
+    def post_judgment(body: JudgmentIn, who: Who) -> dict:
+        with db.write() as s:
+            j = submit_judgment(s, who.id, body.assignment_id, body.labels, body.time_spent_ms)
+            return {"judgment_id": j.id, "assignment_id": j.assignment_id}
+
+    @app.post("/api/skips", status_code=201)
+    def post_skip(body: SkipIn, who: Who) -> dict:
+        with db.write() as s:
+            j = skip_assignment(s, who.id, body.assignment_id, body.reason, body.time_spent_ms)
+            return {"judgment_id": j.id, "assignment_id": j.assignment_id}
+
+    @app.post("/api/undo")
+    def post_undo(who: Who) -> dict:
+        with db.write() as s:
+            j = undo_last(s, who.id)
+            s.flush()
+            out = item_payload(s, j.assignment, who.id)
+            out["undone"] = j.id
+            return out
+
+    @app.get("/api/judgments")
+    def my_judgments(who: Who) -> dict:
+        with db.read() as s:
+            rows = s.scalars(
+                select(Judgment)
+                .where(Judgment.annotator_id == who.id, Judgment.retracted_at.is_(None))
+                .order_by(Judgment.id)
+            ).all()
+            return {
+                "judgments": [
+                    {
+                        "judgment_id": j.id,
+                        "assignment_id": j.assignment_id,
+                        "skip_reason": j.skip_reason,
+                        "labels": {
+                            lab.dim: label_to_choice(lab.value, j.order_shown) for lab in j.labels
+                        },
+                    }
+                    for j in rows
+                ]
+            }
+
+    @app.get("/api/assignments/{assignment_id}/video/{side}")
+    def video(assignment_id: int, side: str, who: Who) -> FileResponse:
+        if side not in ("left", "right"):
+            raise HTTPError(404, f"no video side {side!r}; use left or right")
+        with db.read() as s:
+            a = s.get(Assignment, assignment_id)
+            if a is None or a.annotator_id != who.id:
+                raise HTTPError(404, f"assignment {assignment_id} not found")
+            shows_a = (side == "left") == (a.order == "AB")
+            rel = a.pair.path_a if shows_a else a.pair.path_b
+        try:
+            path = resolve_video(root, rel)
+        except (Forbidden, Missing) as err:  # the path stays in the server log only
+            log.warning("assignment %d, %s video: %s", assignment_id, side, err)
+            status = 403 if isinstance(err, Forbidden) else 404
+            raise HTTPError(status, "video not available") from None
+        return FileResponse(
+            path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"}
+        )
+
+    # ---- admin API -----------------------------------------------------------------------
+    @app.post("/api/admin/annotators", status_code=201)
+    def admin_add_annotator(body: AnnotatorIn, _: Admin) -> dict:
+        annotator_id, token = add_annotator(db, body.name)
+        return {"id": annotator_id, "name": body.name.strip(), "token": token}
+
+    @app.get("/api/admin/annotators")
+    def admin_annotators(_: Admin) -> dict:
+        with db.read() as s:
+            rows = s.scalars(select(Annotator).order_by(Annotator.id)).all()
+            return {"annotators": [{"id": a.id, "name": a.name} for a in rows]}
+
+    @app.post("/api/admin/batches", status_code=201)
+    def admin_import(body: BatchIn, _: Admin) -> dict:
+        settings = BatchSettings(
+            dims=tuple(body.dims),
+            k=body.k,
+            repeat_rate=body.repeat_rate,
+            swap_rate=body.swap_rate,
+            control_gap=body.control_gap,
+            seed=body.seed,
+        )
+        batch_id = import_batch(
+            db, body.name, body.pairs, videos_root=root, settings=settings, source="request"
+        )
+        return {"id": batch_id, "name": body.name, "pairs": len(body.pairs)}
+
+    @app.get("/api/admin/batches")
+    def admin_batches(_: Admin) -> dict:
+        with db.read() as s:
+            rows = s.execute(
+                select(Batch, func.count(Pair.id))
+                .join(Pair, Pair.batch_id == Batch.id, isouter=True)
+                .group_by(Batch.id)
+                .order_by(Batch.id)
+            ).all()
+            return {
+                "batches": [
+                    {"id": b.id, "name": b.name, "dims": b.dim_list, "k": b.k, "pairs": n}
+                    for b, n in rows
+                ]
+            }
+
+    @app.get("/api/admin/stats")
+    def admin_stats(_: Admin, batch: str | None = None) -> dict:
+        return compute_stats(db, batch).to_dict()
+
+    @app.get("/api/admin/export")
+    def admin_export(_: Admin, batch: str | None = None, min_votes: int = 1) -> dict:
+        rows, summary = collect_majority(db, batch, min_votes=min_votes)
+        return {
+            "dims": list(summary.dims),
+            "pairs_total": summary.pairs,
+            "too_few_votes": summary.too_few_votes,
+            "pairs": [
+                {
+                    "prompt": p.prompt,
+                    "path_a": p.path_a,
+                    "path_b": p.path_b,
+                    "labels": {d: LABEL_NAMES[v] for d, v in labels.items()},
+                    "votes": n,
+                    "fps_a": p.fps_a,
+                    "fps_b": p.fps_b,
+                    "num_frames_a": p.num_frames_a,
+                    "num_frames_b": p.num_frames_b,
+                    "meta": json.loads(p.meta),
+                }
+                for p, labels, n in rows
+            ],
+        }
+
+    return app

@@ -1,0 +1,216 @@
+"""Importing a batch of preference pairs to annotate.
+
+Video paths are stored relative to the videos root. A pair whose video is missing, is not
+a readable video, or lies outside the root (after following symlinks) is refused with the
+row and field named; nothing of the batch is stored then.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from vidalign import DEFAULT_DIMS
+from vidalign.annotate.db import Database
+from vidalign.annotate.errors import AnnotateError
+from vidalign.annotate.schema import Batch, Pair
+from vidalign.errors import VidalignError
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """How a batch is annotated.
+
+    Attributes:
+        dims: dimensions judged, in display order.
+        k: distinct annotators per pair (skips do not use up a slot).
+        repeat_rate: probability that a judged item comes back later, shown the same way
+            (self-consistency).
+        swap_rate: probability that it comes back with left and right exchanged (position
+            bias). ``repeat_rate + swap_rate <= 1``.
+        control_gap: judgments an annotator makes before a control item is due.
+        seed: seeds the left/right orders, pair picking and control sampling.
+    """
+
+    dims: tuple[str, ...] = DEFAULT_DIMS
+    k: int = 3
+    repeat_rate: float = 0.0
+    swap_rate: float = 0.0
+    control_gap: int = 5
+    seed: int = 0
+
+    def check(self) -> None:
+        """Raise AnnotateError naming the first bad setting."""
+        if not self.dims:
+            raise AnnotateError("batch: at least one dimension is needed")
+        for d in self.dims:
+            if not d or "," in d or d != d.strip():
+                raise AnnotateError(
+                    f"batch: dimension name {d!r} must be non-empty, without commas"
+                )
+        if len(set(self.dims)) != len(self.dims):
+            raise AnnotateError(f"batch: repeated dimension in {list(self.dims)}")
+        if self.k < 1:
+            raise AnnotateError(f"batch: k={self.k}, need at least 1 annotator per pair")
+        for name in ("repeat_rate", "swap_rate"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise AnnotateError(f"batch: {name}={v} is not in [0, 1]")
+        if self.repeat_rate + self.swap_rate > 1.0:
+            raise AnnotateError("batch: repeat_rate + swap_rate must be at most 1")
+        if self.control_gap < 0:
+            raise AnnotateError(f"batch: control_gap={self.control_gap} must be >= 0")
+
+
+def relative_video_path(path: str, videos_root: Path, where: str) -> str:
+    """``path`` relative to the videos root, checked to be a file inside it.
+
+    Args:
+        path: absolute, or relative to ``videos_root``.
+        videos_root: the folder the server may serve from.
+        where: row and field for error messages, e.g. ``"pairs.csv row 3, path_a"``.
+
+    Returns:
+        The "/"-separated path relative to the root.
+
+    Raises:
+        AnnotateError: outside the root (lexically or through a symlink), or not a file.
+    """
+    root = Path(os.path.abspath(videos_root))
+    p = Path(path)
+    lexical = Path(os.path.normpath(p if p.is_absolute() else root / p))
+    try:
+        rel = lexical.relative_to(root)
+    except ValueError:
+        raise AnnotateError(f"{where}: {path} is outside the videos root {root}") from None
+    real = lexical.resolve()
+    if not real.is_relative_to(root.resolve()):
+        raise AnnotateError(f"{where}: {path} links to {real}, outside the videos root {root}")
+    if not real.is_file():
+        raise AnnotateError(f"{where}: video file {lexical} not found")
+    return rel.as_posix()
+
+
+_UNLABELLED = "__unlabelled__"
+
+
+def read_pairs_to_annotate(path: str | Path, videos_root: str | Path) -> list[Any]:
+    """Read a pair file (CSV / JSONL / Parquet) with or without label columns.
+
+    ``vidalign.data.load_pairs`` insists on label columns; a file of pairs still to be
+    judged has none, so then a placeholder label column is added before the same
+    validation runs. Labels that are present are read (and ignored by the import).
+
+    Raises:
+        PairDataError: unreadable file or invalid rows, each named.
+    """
+    from vidalign.data import load_pairs
+    from vidalign.data.pair import OVERALL
+    from vidalign.data.parse import infer_dims, parse_table
+    from vidalign.data.tables import read_table
+
+    table = read_table(path)
+    if infer_dims(table) or OVERALL in table.columns:
+        return load_pairs(path, video_root=videos_root)
+    table.columns.append(_UNLABELLED)
+    for rec in table.records:
+        rec.values[_UNLABELLED] = "same"
+    pairs = parse_table(table, [_UNLABELLED], root=videos_root)
+    for p in pairs:
+        p.labels = {}
+    return pairs
+
+
+def _native_fps(path: Path, where: str) -> float:
+    # imported here: vidalign.video pulls in torch, which the server needs nowhere else
+    from vidalign.video import probe_video
+
+    try:
+        return probe_video(path).fps
+    except VidalignError as err:
+        raise AnnotateError(f"{where}: {err}") from err
+
+
+def import_batch(
+    db: Database,
+    name: str,
+    pairs: Sequence[Any],
+    *,
+    videos_root: str | Path,
+    settings: BatchSettings,
+    source: str = "pairs",
+) -> int:
+    """Store a batch of pairs (``vidalign.data.PreferencePair`` or alike) to annotate.
+
+    Labels already present on the pairs are ignored: annotators never see them.
+
+    Args:
+        db: the annotation database.
+        name: unique batch name.
+        pairs: objects with ``prompt, path_a, path_b, fps_a, fps_b, num_frames_a,
+            num_frames_b, meta``.
+        videos_root: folder holding every video.
+        settings: assignment settings.
+        source: file name used in error messages.
+
+    Returns:
+        The new batch's id.
+
+    Raises:
+        AnnotateError: a bad setting, an existing name, an empty batch, or a bad row
+            (named by its 1-based position in ``source``).
+    """
+    settings.check()
+    if not name or not name.strip():
+        raise AnnotateError("batch: the name must not be empty")
+    if not pairs:
+        raise AnnotateError(f"{source}: no pairs to import")
+    root = Path(videos_root)
+    if not root.is_dir():
+        raise AnnotateError(f"--videos-root {root}: not a folder")
+    rows: list[Pair] = []
+    for i, p in enumerate(pairs):
+        where = f"{source} pair {i + 1}"
+        if not isinstance(p.prompt, str) or not p.prompt.strip():
+            raise AnnotateError(f"{where}, prompt: expected non-empty text, got {p.prompt!r}")
+        rel_a = relative_video_path(str(p.path_a), root, f"{where}, path_a")
+        rel_b = relative_video_path(str(p.path_b), root, f"{where}, path_b")
+        meta = {str(k): str(v) for k, v in (getattr(p, "meta", None) or {}).items()}
+        rows.append(
+            Pair(
+                row=i,
+                prompt=p.prompt,
+                path_a=rel_a,
+                path_b=rel_b,
+                fps_a=getattr(p, "fps_a", None),
+                fps_b=getattr(p, "fps_b", None),
+                num_frames_a=getattr(p, "num_frames_a", None),
+                num_frames_b=getattr(p, "num_frames_b", None),
+                native_fps_a=_native_fps(root / rel_a, f"{where}, path_a"),
+                native_fps_b=_native_fps(root / rel_b, f"{where}, path_b"),
+                meta=json.dumps(meta, sort_keys=True),
+            )
+        )
+    with db.write() as s:
+        if s.scalar(select(Batch.id).where(Batch.name == name)) is not None:
+            raise AnnotateError(f"batch {name!r} already exists")
+        batch = Batch(
+            name=name,
+            dims=",".join(settings.dims),
+            k=settings.k,
+            repeat_rate=settings.repeat_rate,
+            swap_rate=settings.swap_rate,
+            control_gap=settings.control_gap,
+            seed=settings.seed,
+            source=source,
+        )
+        batch.pairs = rows
+        s.add(batch)
+        s.flush()
+        return batch.id
