@@ -18,7 +18,9 @@ from vidalign.errors import VidalignError
 # Each module defines register(subparsers).
 GROUPS: list[str] = [
     "vidalign.cli.data",
+    "vidalign.cli.synth",
     "vidalign.cli.reward",
+    "vidalign.cli.eval",
     "vidalign.cli.annotate",
 ]
 

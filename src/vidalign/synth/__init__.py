@@ -1,0 +1,13 @@
+"""The synthetic video world: a small, fully known world for running the paper's experiment on CPU.
+
+* ``scenes``, ``prompts``: scene specs and the prompt grammar (general and hard sets).
+* ``shapes``, ``layout``, ``motion``, ``render``: anti-aliased rendering with physical motion.
+* ``degrade``, ``pixels``: VQ / MQ / TA failure modes with severities in [0, 1].
+* ``profiles``: twelve generator profiles in two eras; ``sample_clip``.
+* ``segment``, ``oracle``: pixel-only judges ``judge(frames, prompt) -> {VQ, MQ, TA}``.
+* ``validate``: severity sweeps and Spearman checks of the oracle.
+* ``annotators``: simulated raters (Rao-Kupper Bradley-Terry with ties, majority vote).
+* ``dataset``, ``stats``: the dataset builder and its Table-1-like summary.
+
+Submodules are imported on use; this package imports nothing heavy.
+"""
