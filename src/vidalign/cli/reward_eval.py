@@ -23,7 +23,6 @@ Writes under ``--out``: ``report.md``, ``results.json``, ``tie_separation.png``,
 from __future__ import annotations
 
 import argparse
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from vidalign.eval.reward_report import accuracy_table, write_report
 from vidalign.eval.score_cache import (
     Skipped,
     drop_skipped,
+    folder_fingerprint,
     pair_items,
     score_items,
     write_skipped,
@@ -104,15 +104,6 @@ def parse_weights(text: str) -> dict[str, float]:
     if not out:
         raise EvalError("--weights: no DIM=NUMBER items given")
     return out
-
-
-def folder_fingerprint(folder: Path) -> str:
-    """Hash of every file's relative path, size and mtime under ``folder``: a cache id."""
-    h = hashlib.sha256()
-    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
-        st = f.stat()
-        h.update(f"{f.relative_to(folder)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
 
 
 def _labelled_dims(pairs: list[Any]) -> list[str]:

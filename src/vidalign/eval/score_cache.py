@@ -18,6 +18,7 @@ pairs that use it (:func:`drop_skipped`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -277,3 +278,12 @@ def write_skipped(path: str | Path, skipped: Iterable[tuple[str, Skipped]]) -> P
         for name, s in skipped:
             fh.write(json.dumps({"scorer": name, **asdict(s)}) + "\n")
     return path
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Hash of every file's relative path, size and mtime under ``folder``: a cache id."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        st = f.stat()
+        h.update(f"{f.relative_to(folder)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
