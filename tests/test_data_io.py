@@ -166,6 +166,15 @@ def test_relative_to_makes_a_movable_file(tmp_path):
     assert load_pairs(moved / "pairs.csv")[0].path_a == str(moved / "videos" / "a.mp4")
 
 
+def test_relative_to_with_paths_relative_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pair = PreferencePair("p", "ds/videos/a.mp4", "ds/videos/b.mp4", {"VQ": 1})
+    save_pairs([pair], "ds/train.csv", relative_to="ds")
+    assert "videos/a.mp4,videos/b.mp4" in (tmp_path / "ds" / "train.csv").read_text()
+    loaded = load_pairs(tmp_path / "ds" / "train.csv")
+    assert loaded[0].path_a == str(tmp_path / "ds" / "videos" / "a.mp4")
+
+
 def test_save_refuses_pairs_that_would_not_load(tmp_path):
     pairs = _pairs(tmp_path)
     del pairs[1].labels["MQ"]

@@ -126,7 +126,9 @@ def save_pairs(
 
 
 def _relative(video: str, base: str | None) -> str:
-    if base is None or not os.path.isabs(video):
+    """``video`` relative to ``base`` when it lies under it; a relative ``video`` is read
+    against the working directory, as the caller wrote it."""
+    if base is None:
         return video
-    rel = os.path.relpath(video, base)
+    rel = os.path.relpath(os.path.abspath(video), os.path.abspath(base))
     return video if rel.startswith(os.pardir) else rel
