@@ -6,6 +6,7 @@
     vidalign reward score MODEL --video a.mp4 [--video b.mp4] --prompt "..." [--prompt "..."]
     vidalign reward score MODEL --pairs FILE --out scores.csv [--skip-errors]
     vidalign reward eval ...   (see vidalign.cli.reward_eval)
+    vidalign reward ablate --config configs/reward/ablate_synth.yaml [key=value ...]
 
 ``score`` prints one JSON line per video, or with ``--pairs`` writes one CSV row per
 unique (video, prompt): ``video, prompt, <dim>..., Overall, <dim>_raw...``. With
@@ -60,6 +61,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"model: {result.model_dir}")
         for k, v in sorted(result.last_eval.items()):
             print(f"  {k} = {v:.4f}")
+    return 0
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from vidalign.reward.ablate import RewardAblateConfig, run_ablation
+
+    result = run_ablation(load_config(RewardAblateConfig, args.config, list(args.overrides)))
+    print(result.paths["report"].read_text())
+    print(f"table: {result.paths['report']} and {result.paths['results']}")
     return 0
 
 
@@ -143,7 +153,8 @@ def _score_pairs(args: argparse.Namespace, kw: dict[str, Any]) -> int:
 
 
 def register(subparsers: Any) -> None:
-    """Add ``vidalign reward {train, score, eval}``."""
+    """Add ``vidalign reward {train, score, eval, ablate}``."""
+    from vidalign.reward.ablate import RewardAblateConfig
     from vidalign.reward.config import RewardTrainConfig
 
     group = subparsers.add_parser("reward", help="train, score and evaluate VideoReward models")
@@ -177,6 +188,16 @@ def register(subparsers: Any) -> None:
     s.add_argument("--skip-errors", action="store_true", help="skip failing videos, list them")
     s.add_argument("--no-progress", dest="progress", action="store_false", help="hide the bar")
     s.set_defaults(func=cmd_score)
+
+    a = sub.add_parser(
+        "ablate",
+        help="train reward-model variants on one data set and tabulate them (Table 3)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="config keys (override with key=value):\n" + describe_config(RewardAblateConfig),
+    )
+    a.add_argument("--config", help="YAML (configs/reward/ablate_synth.yaml)")
+    a.add_argument("overrides", nargs="*", help="key=value overrides")
+    a.set_defaults(func=cmd_ablate)
 
     from vidalign.cli.reward_eval import add_eval_parser
 
