@@ -10,9 +10,9 @@ from vidalign.cli.reward_eval import (
     RewardEvalConfig,
     add_eval_parser,
     config_from_args,
-    parse_weights,
     run_reward_eval,
 )
+from vidalign.config import ConfigError, parse_weights
 from vidalign.data import PreferencePair, save_pairs
 from vidalign.eval.baselines import OracleScorer
 from vidalign.eval.score_cache import ScoringError
@@ -57,7 +57,7 @@ def synth_data(tmp_path_factory):
 def test_parse_weights_and_parser():
     assert parse_weights("VQ=1, MQ=0.5,TA=0") == {"VQ": 1.0, "MQ": 0.5, "TA": 0.0}
     for bad in ("VQ", "VQ=x", "=1", ","):
-        with pytest.raises(EvalError, match="--weights"):
+        with pytest.raises(ConfigError, match="weights"):
             parse_weights(bad)
     parser = argparse.ArgumentParser()
     add_eval_parser(parser.add_subparsers())

@@ -149,6 +149,37 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         raise ConfigError(f"{where or 'config'}: {err}") from None
 
 
+def parse_weights(text: str) -> dict[str, float]:
+    """Per-dimension weights from ``"VQ=1,MQ=0.5,TA=0"`` → ``{"VQ": 1.0, "MQ": 0.5, "TA": 0.0}``.
+
+    Raises ``ConfigError`` naming the item that is not ``NAME=NUMBER``, or when none is given.
+    """
+    out: dict[str, float] = {}
+    for item in (s.strip() for s in text.split(",")):
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(
+                f"weights: expected NAME=NUMBER items like VQ=1,MQ=0.5, got {item!r}"
+            ) from None
+    if not out:
+        raise ConfigError(f"weights: no NAME=NUMBER items in {text!r}")
+    return out
+
+
+def config_from_dict(cls: type[T], data: dict[str, Any], *, where: str = "config") -> T:
+    """Build a ``cls`` config from a (nested) mapping, with the same checks as ``load_config``."""
+    try:
+        return _from_dict(cls, data, "")
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     """Plain-dict view of a config dataclass (tuples become lists), for YAML dumps."""
 

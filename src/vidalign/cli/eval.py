@@ -30,7 +30,7 @@ def _write_json(path: str | Path, data: dict) -> Path:
 
 
 def handle_winrate(args: argparse.Namespace) -> int:
-    from vidalign.cli.reward_eval import parse_weights
+    from vidalign.config import parse_weights
     from vidalign.eval.judges import load_judge
     from vidalign.eval.winrate_run import run_winrate
 

@@ -23,29 +23,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from vidalign.config import describe_config, load_config
+from vidalign.config import describe_config, load_config, parse_weights
 from vidalign.errors import VidalignError
 
 
 class CliInputError(VidalignError):
     """Command-line arguments that do not fit together."""
-
-
-def _parse_weights(text: str | None) -> dict[str, float] | None:
-    if not text:
-        return None
-    out = {}
-    for item in text.split(","):
-        key, sep, value = item.partition("=")
-        try:
-            if not sep:
-                raise ValueError
-            out[key.strip()] = float(value)
-        except ValueError:
-            raise CliInputError(
-                f"--weights: expected DIM=NUMBER[,DIM=NUMBER...], got {item!r}"
-            ) from None
-    return out
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -91,7 +74,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise CliInputError("pass --fps or --num-frames, not both")
     if bool(args.pairs) == bool(args.video):
         raise CliInputError("give either --video (with --prompt) or --pairs FILE")
-    weights = _parse_weights(args.weights)
+    weights = parse_weights(args.weights) if args.weights else None
     kw: dict[str, Any] = {"fps": args.fps, "num_frames": args.num_frames, "weights": weights}
     kw["normalize"] = not args.raw
     if args.video:

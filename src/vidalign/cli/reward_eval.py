@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from vidalign import DEFAULT_DIMS
-from vidalign.config import save_config
+from vidalign.config import parse_weights, save_config
 from vidalign.eval.baselines import OracleScorer, RandomScorer
 from vidalign.eval.reward_eval import RewardEvalResult, evaluate_pairs
 from vidalign.eval.reward_report import accuracy_table, write_report
@@ -84,26 +84,6 @@ class RewardEvalRun:
     paths: dict[str, Path]
     n_skipped_pairs: int
     notes: list[str]
-
-
-def parse_weights(text: str) -> dict[str, float]:
-    """``"VQ=1,MQ=0.5,TA=0"`` → {"VQ": 1.0, "MQ": 0.5, "TA": 0.0}."""
-    out: dict[str, float] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        name, sep, value = part.partition("=")
-        try:
-            if not sep or not name.strip():
-                raise ValueError
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise EvalError(
-                f"--weights: expected DIM=NUMBER items like VQ=1,MQ=1, got {part!r}"
-            ) from None
-    if not out:
-        raise EvalError("--weights: no DIM=NUMBER items given")
-    return out
 
 
 def _labelled_dims(pairs: list[Any]) -> list[str]:
