@@ -20,6 +20,9 @@ GROUPS: list[str] = [
     "vidalign.cli.data",
     "vidalign.cli.synth",
     "vidalign.cli.reward",
+    "vidalign.cli.policy",
+    "vidalign.cli.sample",
+    "vidalign.cli.guidance",
     "vidalign.cli.eval",
     "vidalign.cli.annotate",
 ]

@@ -1,0 +1,95 @@
+"""``vidalign policy``: pre-train the synthetic world's base generator and evaluate generators."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from vidalign.config import describe_config
+
+
+def register(subparsers) -> None:
+    from vidalign.policy.config import PretrainConfig
+
+    group = subparsers.add_parser("policy", help="base generator: pre-train, evaluate")
+    sub = group.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "pretrain",
+        help="train the synthetic world's base generator from scratch",
+        description="Flow-matching pre-training of a pixel-space Wan transformer on clips from "
+        "the synthetic world's generator profiles. Overrides are key=value, e.g. steps=200 "
+        "optim.lr=5e-4.\n\nFields:\n" + describe_config(PretrainConfig),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--config", type=Path, default=None, help="YAML recipe (configs/policy/)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    p.add_argument("overrides", nargs="*", help="key=value config overrides")
+    p.set_defaults(func=run_pretrain)
+
+    e = sub.add_parser(
+        "evaluate",
+        help="oracle scores of a generator's samples vs the clean renderer",
+        description="Sample N prompts of the synthetic world and print the oracle's mean VQ/MQ/TA "
+        "and colour / shape / direction accuracy of the generator next to the clean renderer.",
+    )
+    e.add_argument("model", type=Path, help="generator folder")
+    e.add_argument("--prompts", type=int, default=64, help="number of prompts")
+    e.add_argument("--prompt-set", choices=["general", "hard"], default="general")
+    e.add_argument("--prompt-seed", type=int, default=12345, help="seed of the prompt draw")
+    e.add_argument("--seed", type=int, default=0, help="sampling seed")
+    e.add_argument("--steps", type=int, default=None, help="Euler steps (default: the model's)")
+    e.add_argument("--cfg", type=float, default=None, help="CFG scale (default: the model's)")
+    e.add_argument("--lora", type=Path, default=None, help="LoRA to apply")
+    e.add_argument("--batch-size", type=int, default=16)
+    e.add_argument("--out", type=Path, default=None, help="also write samples + results.json")
+    e.set_defaults(func=run_evaluate)
+
+
+def run_pretrain(args: argparse.Namespace) -> int:
+    from vidalign.config import load_config
+    from vidalign.policy.config import PretrainConfig
+    from vidalign.policy.pretrain import pretrain
+
+    cfg = load_config(PretrainConfig, args.config, args.overrides)
+    result = pretrain(cfg, resume=args.resume)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"saved the generator to {result.model_dir} (step {result.step})")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from vidalign.policy.evaluate import evaluate_generator, format_report
+    from vidalign.policy.folder import META_FILE, load_generator
+    from vidalign.policy.lora import load_lora
+    from vidalign.policy.synth_data import training_prompts
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    adapter = load_generator(args.model, device=device)
+    if args.lora is not None:
+        load_lora(adapter.transformer, args.lora)
+    exclude: list[str] = []
+    meta_file = args.model / META_FILE
+    data = json.loads(meta_file.read_text()).get("data") if meta_file.is_file() else None
+    if data:  # never evaluate on the prompts the model was trained on
+        exclude = training_prompts(data["num_prompts"], data["seed"])
+    report = evaluate_generator(
+        adapter,
+        num_prompts=args.prompts,
+        prompt_set=args.prompt_set,
+        prompt_seed=args.prompt_seed,
+        seed=args.seed,
+        steps=args.steps,
+        cfg=args.cfg,
+        batch_size=args.batch_size,
+        exclude=exclude,
+        out_dir=args.out,
+    )
+    print(format_report(report))
+    if exclude:
+        print(f"(the {len(exclude)} training prompts were excluded from the draw)")
+    return 0

@@ -1,0 +1,100 @@
+"""Configs of ``vidalign guidance train`` (latent reward model) and ``vidalign guidance ablate``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class LatentRMConfig:
+    """Training a noise-aware latent reward model with BTT on preference pairs."""
+
+    out_dir: str = field(default="runs/guidance-latent-rm", metadata={"help": "run folder"})
+    generator: str = field(
+        default="", metadata={"help": "generator folder: trunk weights, latent codec, text encoder"}
+    )
+    train_data: str = field(default="", metadata={"help": "pair file (.csv, .jsonl, .parquet)"})
+    val_data: str = field(default="", metadata={"help": "held-out pair file ('' = none)"})
+    video_root: str = field(
+        default="", metadata={"help": "folder relative video paths resolve against ('' = file's)"}
+    )
+    dims: list[str] = field(
+        default_factory=list, metadata={"help": "label dimensions ('[]' = those in the file)"}
+    )
+    num_blocks: int = field(
+        default=2,
+        metadata={"help": "K: generator blocks copied into the trunk (half the tiny model)"},
+    )
+    pooling: Literal["attention", "mean"] = field(
+        default="attention", metadata={"help": "token pooling before the per-dimension heads"}
+    )
+    variant: Literal["noised", "clean"] = field(
+        default="noised",
+        metadata={
+            "help": "noised: t ~ U(0, 1) shared by the pair; clean: t = 0 (Table 7 ablation)"
+        },
+    )
+    theta: float = field(default=5.0, metadata={"help": "BTT tie parameter θ > 1"})
+    steps: int = field(default=300, metadata={"help": "optimizer steps"})
+    batch_size: int = field(default=16, metadata={"help": "global batch size in pairs"})
+    lr: float = field(default=3e-4, metadata={"help": "AdamW learning rate (heads and trunk)"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    warmup_steps: int = field(default=20, metadata={"help": "linear warm-up steps"})
+    grad_clip: float = field(default=1.0, metadata={"help": "max grad norm (0 = off)"})
+    seed: int = field(default=0, metadata={"help": "seed of init, batches, t and noise"})
+    eval_draws: int = field(
+        default=8, metadata={"help": "noise levels drawn per held-out pair for the binned accuracy"}
+    )
+    eval_bins: int = field(default=5, metadata={"help": "equal-width t bins of the accuracy table"})
+    log_every: int = field(default=10, metadata={"help": "steps between TensorBoard logs"})
+    save_every: int = field(default=100, metadata={"help": "steps between checkpoints"})
+    keep: int = field(default=2, metadata={"help": "checkpoints kept"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
+
+
+@dataclass
+class AblateConfig:
+    """Table 6/7 analogues on the synthetic world (see ``vidalign.guidance.ablate``)."""
+
+    out_dir: str = field(default="runs/guidance-ablate", metadata={"help": "run folder"})
+    generator: str = field(
+        default="runs/policy-synth/model", metadata={"help": "pre-trained synthetic generator"}
+    )
+    pair_prompts: int = field(
+        default=384, metadata={"help": "training prompts; two samples each form one pair"}
+    )
+    val_prompts: int = field(default=64, metadata={"help": "held-out prompts for RM accuracy"})
+    eval_prompts: int = field(default=64, metadata={"help": "prompts sampled with each setting"})
+    labeller: Literal["annotators", "oracle"] = field(
+        default="annotators",
+        metadata={
+            "help": "annotators: the simulated raters (BTT with ties); oracle: sign of the "
+            "oracle difference, a tie below tie_margin"
+        },
+    )
+    tie_margin: list[float] = field(
+        default_factory=lambda: [0.02, 0.04, 0.02],
+        metadata={"help": "per-dimension oracle difference below which a pair is a tie"},
+    )
+    score_transform: Literal["raw", "log"] = field(
+        default="raw",
+        metadata={
+            "help": "oracle scores the labels compare: raw, or log (for generators whose "
+            "samples sit near the oracle's floor, where raw differences vanish)"
+        },
+    )
+    rm_steps: int = field(default=300, metadata={"help": "training steps of each latent RM"})
+    num_blocks: int = field(default=2, metadata={"help": "K of both latent RMs"})
+    scale: float = field(default=1.0, metadata={"help": "guidance scale w"})
+    max_ratio: float = field(default=5.0, metadata={"help": "cap on t/(1−t)"})
+    t_min: float = field(default=0.0, metadata={"help": "guidance window start"})
+    t_max: float = field(default=1.0, metadata={"help": "guidance window end"})
+    sweep: list[str] = field(
+        default_factory=lambda: ["1:0:0", "0:1:0", "0:0:1", "0.5:0.5:0", "1:1:1"],
+        metadata={"help": "VQ:MQ:TA weight settings for the noised RM"},
+    )
+    steps: int = field(default=0, metadata={"help": "Euler steps (0: the generator's)"})
+    batch_size: int = field(default=32, metadata={"help": "samples per sampler call"})
+    seed: int = field(default=0, metadata={"help": "seed of prompts, samples and training"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})

@@ -1,0 +1,208 @@
+"""Training the latent reward model with BTT on noised latents (REFERENCE.md §4, Flow-NRG).
+
+Per step, for each pair (A, B) with prompt y:
+
+    t ~ U(0, 1) (variant "noised") or t = 0 (variant "clean"), noise ~ N(0, I), shared by A and B
+    x_t^A = (1 − t)·x0^A + t·noise,  x_t^B likewise
+    loss = BTT(r(x_t^A, t, y), r(x_t^B, t, y), labels)      (vidalign.reward.losses.btt_loss)
+
+The trunk starts as a copy of the generator's first K blocks and is trained together with the
+pooling layer and heads; the generator itself is only read.
+
+The run folder holds ``config.yaml``, ``logs/`` (TensorBoard), ``checkpoints/step-N/``
+(resumable), and at the end ``model/`` (the latent reward model folder) and, with validation
+pairs, ``eval.json`` (accuracy binned by t).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from vidalign.checkpoint import latest_checkpoint
+from vidalign.config import config_to_dict, save_config
+from vidalign.flow import interpolate
+from vidalign.guidance.config import LatentRMConfig
+from vidalign.guidance.data import LatentPairs, encode_pairs, pair_dims
+from vidalign.guidance.errors import LatentRewardError
+from vidalign.guidance.evaluate import BinAccuracy, accuracy_to_json, binned_accuracy
+from vidalign.guidance.folder import save_latent_reward
+from vidalign.guidance.model import LatentRewardModel, from_generator
+from vidalign.reward.losses import btt_loss
+from vidalign.training import (
+    NonFiniteLossError,
+    batch_indices,
+    build_accelerator,
+    check_finite,
+    load_checkpoint,
+    progress,
+    save_checkpoint,
+)
+
+
+@dataclass
+class LatentRMResult:
+    """What a run produced: the model folder, its step, this call's losses, validation rows."""
+
+    model_dir: Path
+    step: int
+    losses: list[float]
+    accuracy: list[BinAccuracy] = field(default_factory=list)
+
+
+def load_data(cfg: LatentRMConfig, *, progress_bar: bool = True):
+    """Generator, dims, and train / validation ``LatentPairs`` of ``cfg``."""
+    from vidalign.data import load_pairs
+    from vidalign.policy.folder import load_generator
+
+    if not cfg.generator:
+        raise LatentRewardError("set 'generator' to the generator folder the trunk is copied from")
+    if not cfg.train_data:
+        raise LatentRewardError("set 'train_data' to a pair file")
+    adapter = load_generator(cfg.generator)
+    root = cfg.video_root or None
+    train_pairs = load_pairs(cfg.train_data, cfg.dims or None, video_root=root)
+    dims = pair_dims(train_pairs, cfg.dims)
+    train = encode_pairs(train_pairs, adapter, dims, progress=progress_bar)
+    val = None
+    if cfg.val_data:
+        val_pairs = load_pairs(cfg.val_data, dims, video_root=root)
+        val = encode_pairs(val_pairs, adapter, dims, progress=progress_bar)
+    return adapter, dims, train, val
+
+
+def pair_loss(
+    model: torch.nn.Module, data: LatentPairs, idx: list[int], t: torch.Tensor,
+    noise: torch.Tensor, theta: float,
+):  # fmt: skip
+    """BTT loss of pairs ``idx`` at times ``t`` (b,) with shared ``noise`` (b, C, F, H, W)."""
+    device = t.device
+    x0a, x0b = data.x0[data.a[idx]].to(device), data.x0[data.b[idx]].to(device)
+    cond = data.cond[data.prompt[idx]].to(device)
+    x_a, x_b = interpolate(x0a, noise, t), interpolate(x0b, noise, t)
+    r = model(torch.cat([x_a, x_b]), torch.cat([t, t]), torch.cat([cond, cond]))
+    r_a, r_b = r.chunk(2)
+    return btt_loss(
+        r_a, r_b, data.labels[idx].to(device), data.valid[idx].to(device), theta=theta,
+        dims=data.dims,
+    )  # fmt: skip
+
+
+def train_latent_rm(
+    cfg: LatentRMConfig,
+    *,
+    resume: bool = False,
+    stop_at: int | None = None,
+    progress_bar: bool = True,
+) -> LatentRMResult:
+    """Train (or resume) the latent reward model of ``cfg``; see the module docstring.
+
+    Args:
+        resume: continue from the latest complete checkpoint of ``cfg.out_dir``.
+        stop_at: end this call after that step with a checkpoint and without the final
+            model folder, as a stopped job would (tests, time-boxed jobs).
+        progress_bar: show the bar on the main process.
+    """
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    if cfg.batch_size < 1 or cfg.steps < 1:
+        raise LatentRewardError("batch_size and steps must be at least 1")
+    run_dir = Path(cfg.out_dir)
+    accelerator = build_accelerator(log_dir=run_dir / "logs", seed=cfg.seed)
+    rank, world = accelerator.process_index, accelerator.num_processes
+    if world > 1:  # every rank draws its own t and noise
+        torch.manual_seed(cfg.seed + 7919 * rank)
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+
+    adapter, dims, train, val = load_data(cfg, progress_bar=progress_bar and rank == 0)
+    model = from_generator(
+        adapter.transformer, cfg.num_blocks, dims, pooling=cfg.pooling, seed=cfg.seed
+    )
+    del adapter
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    warm = max(1, cfg.warmup_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
+    start = 0
+    ckpt = latest_checkpoint(run_dir) if resume else None
+    if ckpt is not None:
+        start, _ = load_checkpoint(ckpt, model=model, optimizer=optimizer, scheduler=scheduler)
+        accelerator.print(f"resumed from {ckpt} (step {start})")
+    model, optimizer = accelerator.prepare(model, optimizer)
+    device = accelerator.device
+
+    per_rank = cfg.batch_size // world
+    losses: list[float] = []
+    bar = (
+        progress(cfg.steps, initial=start, desc="latent rm") if progress_bar else tqdm(disable=True)
+    )
+    end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
+    for step in range(start, end):
+        idx = batch_indices(
+            len(train), cfg.batch_size, seed=cfg.seed, step=step, rank=rank, world_size=world
+        )
+        if cfg.variant == "noised":
+            t = torch.rand(per_rank)
+        else:
+            t = torch.zeros(per_rank)
+        noise = torch.randn((per_rank, *train.x0.shape[1:]))
+        out = pair_loss(model, train, idx, t.to(device), noise.to(device), cfg.theta)
+        try:
+            check_finite(out.loss, step=step)
+        except NonFiniteLossError as err:
+            saved = save_checkpoint(
+                run_dir, step, model=model, optimizer=optimizer, scheduler=scheduler, keep=0
+            )
+            raise NonFiniteLossError(f"{err} The last finite weights are in {saved}.") from None
+        optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(out.loss)
+        if cfg.grad_clip > 0:
+            accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        value = accelerator.reduce(out.loss.detach(), reduction="mean").item()
+        losses.append(value)
+        bar.update(1)
+        bar.set_postfix(loss=f"{value:.4f}")
+        if (step + 1) % cfg.log_every == 0:
+            logs = {"train/loss": value, "train/lr": scheduler.get_last_lr()[0]}
+            logs.update({f"train/{k}": v for k, v in out.metrics.items()})
+            accelerator.log(logs, step=step + 1)
+        if (step + 1) % cfg.save_every == 0 or step + 1 == end:
+            save_checkpoint(
+                run_dir, step + 1, model=model, optimizer=optimizer, scheduler=scheduler,
+                keep=cfg.keep,
+            )  # fmt: skip
+    bar.close()
+
+    model_dir = run_dir / "model"
+    if end < cfg.steps:
+        accelerator.end_training()
+        return LatentRMResult(model_dir=model_dir, step=end, losses=losses)
+    final: LatentRewardModel = accelerator.unwrap_model(model)
+    rows: list[BinAccuracy] = []
+    if accelerator.is_main_process:
+        extra = {
+            "generator": str(cfg.generator),
+            "variant": cfg.variant,
+            "trained_steps": cfg.steps,
+            "train_config": config_to_dict(cfg),
+        }
+        save_latent_reward(final, model_dir, extra=extra)
+        if val is not None:
+            import json
+
+            rows = binned_accuracy(
+                final, val, bins=cfg.eval_bins, draws=cfg.eval_draws, seed=cfg.seed
+            )
+            (run_dir / "eval.json").write_text(json.dumps(accuracy_to_json(rows), indent=2))
+            for r in rows[1:]:
+                for d, acc in r.with_ties.items():
+                    accelerator.log({f"val/acc_ties/{d}/t{r.t_lo:.1f}": acc}, step=cfg.steps)
+    accelerator.end_training()
+    accelerator.wait_for_everyone()
+    return LatentRMResult(model_dir=model_dir, step=cfg.steps, losses=losses, accuracy=rows)

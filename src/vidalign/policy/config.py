@@ -1,0 +1,84 @@
+"""Config of ``vidalign policy pretrain``: the base generator of the synthetic world."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class ArchConfig:
+    """Sizes of the pixel-space Wan transformer and its tiny T5 text encoder."""
+
+    patch_size: list[int] = field(
+        default_factory=lambda: [2, 4, 4], metadata={"help": "(t, h, w) patch"}
+    )
+    num_layers: int = field(default=4, metadata={"help": "transformer blocks"})
+    num_heads: int = field(default=4, metadata={"help": "attention heads"})
+    head_dim: int = field(default=32, metadata={"help": "channels per head"})
+    ffn_dim: int = field(default=512, metadata={"help": "feed-forward width"})
+    text_dim: int = field(default=64, metadata={"help": "text encoder width (T5 d_model)"})
+    text_layers: int = field(default=2, metadata={"help": "T5 encoder layers"})
+    text_heads: int = field(default=4, metadata={"help": "T5 encoder heads"})
+    max_sequence_length: int = field(default=32, metadata={"help": "text tokens (padded)"})
+
+
+@dataclass
+class DataConfig:
+    """The pre-rendered training clips: prompts × synthetic generator profiles."""
+
+    num_clips: int = field(default=4096, metadata={"help": "clips in the cache"})
+    num_prompts: int = field(default=1024, metadata={"help": "distinct training prompts"})
+    profiles: list[str] = field(
+        default_factory=list, metadata={"help": "generator profiles to mix (empty: all twelve)"}
+    )
+    size: int = field(default=32, metadata={"help": "clip height = width"})
+    num_frames: int = field(default=8, metadata={"help": "frames per clip"})
+    fps: float = field(default=8.0, metadata={"help": "frame rate of the clips"})
+    seed: int = field(default=0, metadata={"help": "seed of prompts and clips"})
+
+
+@dataclass
+class OptimConfig:
+    lr: float = field(default=1e-3, metadata={"help": "AdamW peak learning rate"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    warmup_steps: int = field(default=50, metadata={"help": "linear warm-up steps"})
+    min_lr_ratio: float = field(default=0.1, metadata={"help": "cosine decay floor, × lr"})
+    grad_clip: float = field(default=1.0, metadata={"help": "max grad norm (0 = off)"})
+
+
+@dataclass
+class SamplingConfig:
+    """Defaults stored with the saved generator."""
+
+    steps: int = field(default=20, metadata={"help": "Euler steps"})
+    cfg: float = field(default=3.0, metadata={"help": "classifier-free guidance scale"})
+    shift: float = field(default=1.0, metadata={"help": "timestep shift of the sampling grid"})
+
+
+@dataclass
+class PretrainConfig:
+    out_dir: str = field(default="runs/policy-synth", metadata={"help": "run folder"})
+    seed: int = field(default=0, metadata={"help": "seed of init, noise, t and batches"})
+    steps: int = field(default=1500, metadata={"help": "optimizer steps"})
+    batch_size: int = field(default=16, metadata={"help": "global batch size"})
+    time_sampling: Literal["uniform", "logit_normal"] = field(
+        default="logit_normal", metadata={"help": "training distribution of t"}
+    )
+    time_mean: float = field(default=0.0, metadata={"help": "logit-normal mean"})
+    time_std: float = field(default=1.0, metadata={"help": "logit-normal std"})
+    time_shift: float = field(default=1.0, metadata={"help": "timestep shift of training t"})
+    cond_dropout: float = field(
+        default=0.1, metadata={"help": "probability of the empty prompt (enables CFG)"}
+    )
+    mixed_precision: Literal["no", "bf16", "fp16"] = field(
+        default="no", metadata={"help": "accelerate mixed precision"}
+    )
+    log_every: int = field(default=10, metadata={"help": "steps between TensorBoard logs"})
+    save_every: int = field(default=250, metadata={"help": "steps between checkpoints"})
+    keep: int = field(default=2, metadata={"help": "checkpoints kept"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
+    arch: ArchConfig = field(default_factory=ArchConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)

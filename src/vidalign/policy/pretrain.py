@@ -1,0 +1,191 @@
+"""Pre-training the synthetic world's base generator from scratch (flow matching in pixels).
+
+Loss: ``‖v_θ(x_t, t, y) - (noise - x0)‖²`` with logit-normal ``t`` (REFERENCE.md §4 conventions);
+the prompt is replaced by the empty prompt with probability ``cond_dropout`` so that one
+network serves as both branches of classifier-free guidance.
+
+The run folder holds ``config.yaml``, ``data/`` (the clip cache), ``logs/`` (TensorBoard),
+``checkpoints/step-N/`` (resumable) and, at the end, ``model/`` (the generator folder).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from vidalign.checkpoint import latest_checkpoint
+from vidalign.config import save_config
+from vidalign.flow import flow_matching_loss, sample_path, sample_time
+from vidalign.policy.adapter import SamplingDefaults, WanAdapter
+from vidalign.policy.config import PretrainConfig
+from vidalign.policy.folder import save_generator
+from vidalign.policy.synth_data import load_or_render, vocabulary_texts
+from vidalign.policy.tiny import build_pixel_generator
+from vidalign.training import (
+    NonFiniteLossError,
+    batch_indices,
+    build_accelerator,
+    check_finite,
+    load_checkpoint,
+    progress,
+    save_checkpoint,
+)
+
+
+@dataclass
+class PretrainResult:
+    """What a run produced: the final model folder, its step, and the per-step losses of this call."""
+
+    model_dir: Path
+    step: int
+    losses: list[float]
+
+
+def build_generator(cfg: PretrainConfig) -> WanAdapter:
+    """A fresh pixel-space generator with the sizes and sampling defaults of ``cfg``."""
+    a, d, s = cfg.arch, cfg.data, cfg.sampling
+    defaults = SamplingDefaults(
+        num_frames=d.num_frames, height=d.size, width=d.size, fps=d.fps,
+        steps=s.steps, cfg=s.cfg, shift=s.shift,
+    )  # fmt: skip
+    return build_pixel_generator(
+        vocabulary_texts(), defaults, patch_size=tuple(a.patch_size),
+        num_layers=a.num_layers, num_heads=a.num_heads, head_dim=a.head_dim, ffn_dim=a.ffn_dim,
+        text_dim=a.text_dim, text_layers=a.text_layers, text_heads=a.text_heads,
+        max_sequence_length=a.max_sequence_length, seed=cfg.seed,
+    )  # fmt: skip
+
+
+def lr_lambda(step: int, *, warmup: int, total: int, min_ratio: float) -> float:
+    """Linear warm-up to 1, then cosine decay to ``min_ratio`` at ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    frac = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * frac))
+
+
+def pretrain(
+    cfg: PretrainConfig,
+    *,
+    resume: bool = False,
+    stop_at: int | None = None,
+    progress_bar: bool = True,
+) -> PretrainResult:
+    """Train (or resume) the base generator described by ``cfg``; see the module docstring.
+
+    Args:
+        resume: continue from the latest complete checkpoint of ``cfg.out_dir``.
+        stop_at: end this call after that step, with a checkpoint and without the final
+            model folder, as if the job had been stopped there (time-boxed jobs, tests).
+        progress_bar: show the bar on the main process.
+    """
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    run_dir = Path(cfg.out_dir)
+    accelerator = build_accelerator(
+        mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
+    )
+    rank, world = accelerator.process_index, accelerator.num_processes
+    if world > 1:  # every rank draws its own t, noise and prompt dropout
+        torch.manual_seed(cfg.seed + 7919 * rank)
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+
+    d = cfg.data
+    data_kwargs = dict(
+        num_clips=d.num_clips, num_prompts=d.num_prompts, profiles=d.profiles, seed=d.seed,
+        size=d.size, num_frames=d.num_frames, fps=d.fps,
+    )  # fmt: skip
+    if accelerator.is_main_process:
+        load_or_render(run_dir / "data", **data_kwargs)
+    accelerator.wait_for_everyone()
+    clips, prompts = load_or_render(run_dir / "data", main_process=False, **data_kwargs)
+
+    adapter = build_generator(cfg)
+    adapter.text.precompute([*sorted(set(prompts)), ""])
+    empty = adapter.empty_cond.to(accelerator.device)
+    params = [p for p in adapter.transformer.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda s: lr_lambda(
+            s, warmup=cfg.optim.warmup_steps, total=cfg.steps, min_ratio=cfg.optim.min_lr_ratio
+        ),
+    )
+    start = 0
+    ckpt = latest_checkpoint(run_dir) if resume else None
+    if ckpt is not None:
+        start, _ = load_checkpoint(
+            ckpt, model=adapter.transformer, optimizer=optimizer, scheduler=scheduler
+        )
+        accelerator.print(f"resumed from {ckpt} (step {start})")
+    model, optimizer = accelerator.prepare(adapter.transformer, optimizer)
+    adapter.transformer = model
+    adapter.text.to(accelerator.device)
+
+    per_rank = cfg.batch_size // world
+    losses: list[float] = []
+    bar = (
+        progress(cfg.steps, initial=start, desc="pretrain") if progress_bar else tqdm(disable=True)
+    )
+    end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
+    for step in range(start, end):
+        idx = batch_indices(
+            len(clips), cfg.batch_size, seed=cfg.seed, step=step, rank=rank, world_size=world
+        )
+        x0 = adapter.encode(clips[idx])
+        cond = adapter.encode_text([prompts[i] for i in idx])
+        drop = torch.rand(per_rank) < cfg.cond_dropout
+        cond = torch.where(drop.to(cond.device).view(-1, 1, 1), empty, cond)
+        t = sample_time(
+            per_rank, cfg.time_sampling, mean=cfg.time_mean, std=cfg.time_std, shift=cfg.time_shift
+        ).to(x0.device)
+        path = sample_path(x0, t, noise=torch.randn(x0.shape).to(x0.device))
+        loss = flow_matching_loss(adapter(path.x_t, path.t, cond), path.v).mean()
+        try:
+            check_finite(loss, step=step)
+        except NonFiniteLossError as err:
+            saved = save_checkpoint(
+                run_dir, step, model=model, optimizer=optimizer, scheduler=scheduler, keep=0
+            )
+            raise NonFiniteLossError(f"{err} The last finite weights are in {saved}.") from None
+        optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        if cfg.optim.grad_clip > 0:
+            accelerator.clip_grad_norm_(params, cfg.optim.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        value = accelerator.reduce(loss.detach(), reduction="mean").item()
+        losses.append(value)
+        bar.update(1)
+        bar.set_postfix(loss=f"{value:.4f}")
+        if (step + 1) % cfg.log_every == 0:
+            accelerator.log(
+                {"train/loss": value, "train/lr": scheduler.get_last_lr()[0]}, step=step + 1
+            )
+        if (step + 1) % cfg.save_every == 0 or step + 1 == end:
+            save_checkpoint(
+                run_dir,
+                step + 1,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                keep=cfg.keep,
+            )
+    bar.close()
+
+    model_dir = run_dir / "model"
+    if end < cfg.steps:
+        accelerator.end_training()
+        return PretrainResult(model_dir=model_dir, step=end, losses=losses)
+    if accelerator.is_main_process:
+        adapter.transformer = accelerator.unwrap_model(model)
+        save_generator(adapter, model_dir, extra={"trained_steps": cfg.steps, "data": data_kwargs})
+    accelerator.wait_for_everyone()
+    accelerator.end_training()  # also ends the process group: keep it last
+    return PretrainResult(model_dir=model_dir, step=cfg.steps, losses=losses)
