@@ -14,17 +14,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+# Plain flow matching, the SFT loss: per-sample mean((v − v_θ)²), (B,). One definition,
+# shared with pre-training (it also checks shapes and computes in float32).
+from vidalign.flow.loss import flow_matching_loss
+
+__all__ = [
+    "DPOStats",
+    "dpo_beta",
+    "flow_dpo_loss",
+    "flow_matching_loss",
+    "flow_rwr_loss",
+    "per_sample_sq_err",
+    "rwr_weights",
+]
+
 BetaSchedule = Literal["constant", "one_minus_t_sq"]
 
 
 def per_sample_sq_err(pred: Tensor, target: Tensor) -> Tensor:
     """``‖target − pred‖²`` averaged over all but the batch dimension. Returns ``(B,)``."""
     return (target - pred).pow(2).flatten(1).mean(dim=1)
-
-
-def flow_matching_loss(v_pred: Tensor, v_target: Tensor) -> Tensor:
-    """Plain flow matching, the SFT loss: per-sample ``mean((v − v_θ)²)``. Returns ``(B,)``."""
-    return per_sample_sq_err(v_pred, v_target)
 
 
 def dpo_beta(beta: float, t: Tensor, schedule: BetaSchedule = "constant") -> Tensor:

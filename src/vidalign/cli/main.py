@@ -23,8 +23,9 @@ GROUPS: list[str] = [
     "vidalign.cli.policy",
     "vidalign.cli.sample",
     "vidalign.cli.guidance",
-    "vidalign.cli.eval",
     "vidalign.cli.annotate",
+    "vidalign.cli.align",
+    "vidalign.cli.eval",
 ]
 
 

@@ -1,0 +1,102 @@
+"""Config of ``vidalign align train``: Flow-DPO, Flow-RWR or SFT with LoRA (REFERENCE.md §4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from vidalign.policy.lora import WAN_ATTENTION_TARGETS
+
+
+@dataclass
+class LoraSettings:
+    """The LoRA adapter on the generator's transformer (peft)."""
+
+    rank: int = field(default=16, metadata={"help": "LoRA rank r"})
+    alpha: float | None = field(default=None, metadata={"help": "LoRA alpha (null: = rank)"})
+    dropout: float = field(default=0.0, metadata={"help": "LoRA dropout"})
+    targets: list[str] = field(
+        default_factory=lambda: list(WAN_ATTENTION_TARGETS),
+        metadata={"help": "module-name suffixes to adapt"},
+    )
+
+
+@dataclass
+class AlignOptim:
+    lr: float = field(default=5e-6, metadata={"help": "AdamW learning rate (paper: 5e-6)"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    warmup_steps: int = field(default=0, metadata={"help": "linear warm-up, then constant"})
+    grad_clip: float = field(default=1.0, metadata={"help": "max grad norm (0 = off)"})
+
+
+@dataclass
+class MonitorSettings:
+    """The reward-hacking monitor (``vidalign.eval.hacking``): every ``every`` steps the
+    current policy samples a fixed prompt set with fixed seeds, and the proxy (the reward
+    model being optimised) and a gold judge score the samples."""
+
+    every: int = field(default=0, metadata={"help": "steps between evaluations (0: off)"})
+    proxy: str = field(default="", metadata={"help": "reward model folder being optimised"})
+    gold: str = field(
+        default="oracle", metadata={"help": "held-out judge: 'oracle' or a reward model folder"}
+    )
+    prompts: str = field(
+        default="", metadata={"help": "prompt file ('' = the first prompts of the pair file)"}
+    )
+    num_prompts: int = field(default=8, metadata={"help": "prompts sampled per evaluation"})
+    seed: int = field(default=1234, metadata={"help": "seed of the fixed sampling noise"})
+    sample_steps: int | None = field(
+        default=None, metadata={"help": "Euler steps (null: the generator's default)"}
+    )
+    window: int = field(default=3, metadata={"help": "evaluations the warning rule looks at"})
+    gold_tolerance: float = field(
+        default=0.02, metadata={"help": "gold drop that counts as falling (gold's units)"}
+    )
+
+
+@dataclass
+class AlignConfig:
+    method: Literal["dpo", "rwr", "sft"] = field(
+        default="dpo", metadata={"help": "dpo: Flow-DPO; rwr: Flow-RWR; sft: flow matching"}
+    )
+    policy: str = field(default="", metadata={"help": "base generator folder"})
+    pairs: str = field(default="", metadata={"help": "pair file (from `align make-pairs`)"})
+    out_dir: str = field(default="runs/align", metadata={"help": "run folder"})
+    label: str = field(
+        default="Overall", metadata={"help": "label that picks winner and loser (or a dim)"}
+    )
+    seed: int = field(default=0, metadata={"help": "seed of LoRA init, data order, t and noise"})
+    steps: int = field(default=200, metadata={"help": "optimizer steps"})
+    batch_size: int = field(
+        default=8, metadata={"help": "global batch: pairs (dpo) or clips (sft, rwr)"}
+    )
+    beta: float = field(
+        default=100.0, metadata={"help": "Flow-DPO β (public T2I implementation: 100)"}
+    )
+    beta_schedule: Literal["constant", "one_minus_t_sq"] = field(
+        default="constant", metadata={"help": "β_t: constant (recommended) or β·(1-t)²"}
+    )
+    rwr_temperature: float = field(default=1.0, metadata={"help": "Flow-RWR τ in exp(r/τ)"})
+    rwr_normalisation: Literal["batch", "global"] = field(
+        default="batch",
+        metadata={"help": "batch: B·softmax(r/τ) over the global batch; global: exp((r-r̄)/τ)"},
+    )
+    time_sampling: Literal["uniform", "logit_normal"] = field(
+        default="logit_normal", metadata={"help": "training distribution of t"}
+    )
+    time_mean: float = field(default=0.0, metadata={"help": "logit-normal mean"})
+    time_std: float = field(default=1.0, metadata={"help": "logit-normal std"})
+    time_shift: float = field(default=1.0, metadata={"help": "timestep shift of training t"})
+    mixed_precision: Literal["no", "bf16", "fp16"] = field(
+        default="no", metadata={"help": "accelerate mixed precision"}
+    )
+    log_every: int = field(default=1, metadata={"help": "steps between TensorBoard logs"})
+    save_every: int = field(default=100, metadata={"help": "steps between checkpoints"})
+    keep: int = field(default=2, metadata={"help": "checkpoints kept"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
+    merge: bool = field(
+        default=False, metadata={"help": "also write model/: the base with the LoRA merged"}
+    )
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    optim: AlignOptim = field(default_factory=AlignOptim)
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
