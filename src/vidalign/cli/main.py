@@ -26,6 +26,7 @@ GROUPS: list[str] = [
     "vidalign.cli.annotate",
     "vidalign.cli.align",
     "vidalign.cli.eval",
+    "vidalign.cli.demo",
 ]
 
 

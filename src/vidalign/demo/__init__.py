@@ -1,0 +1,1 @@
+"""``vidalign demo``: the paper's experiment in miniature on the synthetic world."""

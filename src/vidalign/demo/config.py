@@ -1,0 +1,85 @@
+"""Settings of ``vidalign demo``: one recipe per scale, in ``scales/<name>.yaml``.
+
+Each stage section holds overrides of that stage's own config dataclass (the reward
+trainer's, the pre-trainer's, …), so the demo never re-declares their fields: a key the
+stage does not know is an error naming the stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from vidalign.config import load_config
+
+
+@dataclass
+class DatasetStage:
+    """The synthetic preference data set (``vidalign synth dataset``)."""
+
+    prompts: int = field(default=96, metadata={"help": "general prompts shared by the splits"})
+    pairs_per_prompt: int = field(default=4, metadata={"help": "pairs per prompt"})
+    size: int = field(default=32, metadata={"help": "clip height = width"})
+    num_frames: int = field(default=8, metadata={"help": "frames per clip"})
+    fps: float = field(default=8.0, metadata={"help": "clip frame rate"})
+    eval_prompts: int = field(default=64, metadata={"help": "held-out general prompts"})
+    hard_prompts: int = field(default=32, metadata={"help": "held-out hard prompts"})
+    workers: int = field(default=1, metadata={"help": "rendering processes"})
+
+
+@dataclass
+class EvalStage:
+    """The final comparison of every method against the base model."""
+
+    general_prompts: int = field(default=64, metadata={"help": "general prompts sampled"})
+    hard_prompts: int = field(default=32, metadata={"help": "hard prompts sampled"})
+    samples_per_prompt: int = field(default=1, metadata={"help": "seeds per prompt"})
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples of the CIs"})
+    grid_prompts: int = field(default=6, metadata={"help": "prompts in the report's video grid"})
+
+
+@dataclass
+class DemoConfig:
+    """The paper's experiment in miniature; see ``vidalign.demo.pipeline``."""
+
+    seed: int = field(default=0, metadata={"help": "seed of every stage"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
+    dataset: DatasetStage = field(default_factory=DatasetStage)
+    reward: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "overrides of RewardTrainConfig"}
+    )
+    policy: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "overrides of PretrainConfig"}
+    )
+    pairs: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "overrides of the on-policy pair builder"}
+    )
+    align: dict[str, dict[str, Any]] = field(
+        default_factory=dict, metadata={"help": "method name → overrides of the align config"}
+    )
+    guidance: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "overrides of the latent reward model config"}
+    )
+    nrg: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "Flow-NRG sampling: scale, weights, window"}
+    )
+    evaluation: EvalStage = field(default_factory=EvalStage)
+    estimates: dict[str, float] = field(
+        default_factory=dict, metadata={"help": "expected seconds per stage, for the display"}
+    )
+
+
+SCALES = ("tiny", "small")
+
+
+def scale_recipe(scale: str) -> Path:
+    """Path of the packaged recipe of ``scale``."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown demo scale {scale!r}; choose one of {SCALES}")
+    return Path(str(resources.files("vidalign.demo") / "scales" / f"{scale}.yaml"))
+
+
+def load_demo_config(scale: str, overrides: list[str] = ()) -> DemoConfig:
+    return load_config(DemoConfig, scale_recipe(scale), list(overrides))

@@ -1,0 +1,126 @@
+"""The demo's last stage: sample every method, judge the samples, write the report.
+
+Every method samples the same prompts with the same seeds as the base model, so each
+candidate video has a base twin; win rates compare the twins (ties count half) under two
+judges: the reward model the methods optimised, and the synthetic world's pixel oracle,
+which none of them saw.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from vidalign.demo.config import DemoConfig
+from vidalign.demo.pipeline import ALIGN_METHODS, stage_summary
+from vidalign.demo.stages import Stage
+
+PROMPT_SETS = ("general", "hard")
+
+
+def _prompts(out: Path, name: str, n: int) -> list[str]:
+    from vidalign.eval.prompt_sets import read_prompt_set
+
+    prompts = read_prompt_set(out / "dataset" / "prompts" / f"{name}.txt")
+    return prompts[:n]
+
+
+def _sample_method(
+    cfg: DemoConfig, out: Path, method: str, prompts: dict[str, list[str]], folder: Path
+) -> dict[str, Path]:
+    """Sample one method on every prompt set; returns set name → sample folder."""
+    from vidalign.policy.folder import load_generator
+    from vidalign.policy.lora import load_lora
+    from vidalign.policy.sampling import sample_to_folder
+
+    adapter = load_generator(stage_summary(out, "policy")["model_dir"])
+    wrapper = None
+    if method in ALIGN_METHODS:
+        load_lora(adapter.transformer, stage_summary(out, f"align_{method}")["lora_dir"])
+    elif method == "nrg":
+        from vidalign.guidance.folder import load_latent_reward
+        from vidalign.guidance.nrg import GuidanceSettings, reward_guidance
+
+        rm = load_latent_reward(stage_summary(out, "latent_rm")["model_dir"], for_guidance=True)
+        settings = GuidanceSettings(**cfg.nrg)
+
+        def wrapper(model):
+            return reward_guidance(model, rm, settings)
+
+    dirs = {}
+    for name, plist in prompts.items():
+        d = folder / "samples" / method / name
+        sample_to_folder(
+            adapter,
+            plist,
+            d,
+            seed=cfg.seed + 1,
+            samples_per_prompt=cfg.evaluation.samples_per_prompt,
+            velocity_wrapper=wrapper,
+        )
+        dirs[name] = d
+    return dirs
+
+
+def evaluate(cfg: DemoConfig, out: Path, folder: Path) -> dict[str, Any]:
+    """Sample, judge and report; returns the numbers the report shows."""
+    from rich.progress import track
+
+    from vidalign.demo.report import write_report
+    from vidalign.eval.judges import load_judge
+    from vidalign.eval.metrics import oracle_metrics
+    from vidalign.eval.winrate_run import run_winrate
+
+    ev = cfg.evaluation
+    prompts = {
+        "general": _prompts(out, "general", ev.general_prompts),
+        "hard": _prompts(out, "hard", ev.hard_prompts),
+    }
+    methods = ["base", *ALIGN_METHODS, "nrg"]
+    samples = {
+        m: _sample_method(cfg, out, m, prompts, folder)
+        for m in track(methods, description="sampling every method")
+    }
+    judges = {
+        "reward model": load_judge(stage_summary(out, "reward")["model_dir"]),
+        "oracle": load_judge("oracle"),
+    }
+    winrates: dict[str, dict[str, dict[str, Any]]] = {}
+    for set_name in PROMPT_SETS:
+        for judge_name, judge in judges.items():
+            key = f"{set_name} / {judge_name}"
+            winrates[key] = {}
+            for m in methods[1:]:
+                res = run_winrate(
+                    samples["base"][set_name],
+                    samples[m][set_name],
+                    judge,
+                    n_bootstrap=ev.bootstrap,
+                    seed=cfg.seed,
+                    cache_dir=folder / "scores" / judge_name.replace(" ", "_") / set_name / m,
+                )
+                winrates[key][m] = res.to_dict()
+    metrics = {
+        m: {s: oracle_metrics(samples[m][s]).as_dict() for s in PROMPT_SETS} for m in methods
+    }
+    results = {
+        "winrates": winrates,
+        "metrics": metrics,
+        "samples": {m: {s: str(p) for s, p in d.items()} for m, d in samples.items()},
+        "prompts": {k: len(v) for k, v in prompts.items()},
+    }
+    (folder / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    paths = write_report(cfg, out, folder, results)
+    return {"report": {k: str(v) for k, v in paths.items()}}
+
+
+def evaluate_stage(cfg: DemoConfig, out: Path, upstream: list[str]) -> Stage:
+    settings = {"evaluation": vars(cfg.evaluation), "nrg": cfg.nrg, "seed": cfg.seed}
+    return Stage(
+        "evaluate",
+        lambda folder: evaluate(cfg, out, folder),
+        settings,
+        upstream,
+        float(cfg.estimates.get("evaluate", 120.0)),
+    )

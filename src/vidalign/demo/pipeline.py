@@ -1,0 +1,267 @@
+"""``vidalign demo``: the paper's whole experiment, in miniature, on the synthetic world.
+
+Stages (each cached under ``<out>/<stage>/``, see ``vidalign.demo.stages``):
+
+1. ``dataset``      preference pairs from the twelve synthetic generators (Table 1);
+2. ``reward``       VideoReward (Qwen2-VL, BTT, separate tokens) on the train split;
+3. ``reward_eval``  its accuracy with and without ties against Random and the oracle (Table 2);
+4. ``policy``       the base generator, pre-trained on the synthetic generators' clips;
+5. ``pairs``        on-policy pairs: base samples scored by the reward model, VQ:MQ:TA = 1:1:1;
+6. ``align_*``      SFT, Flow-RWR, Flow-DPO (β_t) and Flow-DPO (constant β), each a LoRA;
+7. ``latent_rm``    the noise-aware latent reward model of Flow-NRG, on the same pairs;
+8. ``evaluate``     samples of every method on the general and hard prompt sets, win rates
+                    against the base model judged by the reward model and by the oracle,
+                    oracle metrics, the reward-hacking curves, and the report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vidalign.config import config_from_dict
+from vidalign.demo.config import DemoConfig
+from vidalign.demo.stages import Stage, run_stages
+
+ALIGN_METHODS = ("sft", "rwr", "dpo_beta_t", "dpo")
+"""Alignment runs of the demo; each key names a section of the recipe's ``align`` mapping."""
+
+METHOD_LABELS = {
+    "sft": "SFT",
+    "rwr": "Flow-RWR",
+    "dpo_beta_t": "Flow-DPO (β_t)",
+    "dpo": "Flow-DPO (constant β)",
+    "nrg": "Flow-NRG",
+}
+
+
+def _dataset_stage(cfg: DemoConfig) -> Stage:
+    d = cfg.dataset
+
+    def run(folder: Path) -> dict[str, Any]:
+        from vidalign.synth.dataset import build_dataset
+        from vidalign.synth.stats import dataset_stats
+
+        build_dataset(
+            folder,
+            num_prompts=d.prompts,
+            pairs_per_prompt=d.pairs_per_prompt,
+            seed=cfg.seed,
+            size=d.size,
+            num_frames=d.num_frames,
+            fps=d.fps,
+            eval_prompts=d.eval_prompts,
+            hard_prompts=d.hard_prompts,
+            workers=d.workers,
+        )
+        stats = dataset_stats(folder)
+        return {
+            "pairs": stats.pairs,
+            "generators": {k: list(v) for k, v in stats.generators.items()},
+            "eras": stats.eras,
+            "tie_rates": stats.tie_rates,
+            "ceiling": {k: list(v) for k, v in stats.ceiling.items()},
+        }
+
+    return Stage("dataset", run, {"dataset": vars(d), "seed": cfg.seed}, [], _est(cfg, "dataset"))
+
+
+def _reward_stage(cfg: DemoConfig, out: Path) -> Stage:
+    ds = out / "dataset"
+
+    def run(folder: Path) -> dict[str, Any]:
+        from vidalign.reward.config import RewardTrainConfig
+        from vidalign.reward.trainer import train_reward
+
+        data = {
+            **cfg.reward,
+            "train_data": str(ds / "train.csv"),
+            "val_data": str(ds / "val.csv"),
+            "output_dir": str(folder / "run"),
+            "seed": cfg.seed,
+        }
+        result = train_reward(config_from_dict(RewardTrainConfig, data, where="demo reward"))
+        return {"model_dir": str(result.model_dir), "last_eval": result.last_eval}
+
+    return Stage("reward", run, {"reward": cfg.reward, "seed": cfg.seed}, ["dataset"],
+                 _est(cfg, "reward"))  # fmt: skip
+
+
+def _reward_eval_stage(cfg: DemoConfig, out: Path) -> Stage:
+    def run(folder: Path) -> dict[str, Any]:
+        from vidalign.cli.reward_eval import RewardEvalConfig, run_reward_eval
+        from vidalign.eval.reward_report import accuracy_table
+
+        result = run_reward_eval(
+            RewardEvalConfig(
+                model=stage_summary(out, "reward")["model_dir"],
+                data=str(out / "dataset" / "test.csv"),
+                out=str(folder),
+                seed=cfg.seed,
+            )
+        )
+        return {"table": accuracy_table(result.results), "notes": result.notes}
+
+    return Stage("reward_eval", run, {"seed": cfg.seed}, ["dataset", "reward"],
+                 _est(cfg, "reward_eval"))  # fmt: skip
+
+
+def _policy_stage(cfg: DemoConfig) -> Stage:
+    def run(folder: Path) -> dict[str, Any]:
+        from vidalign.policy.config import PretrainConfig
+        from vidalign.policy.pretrain import pretrain
+
+        data = {**cfg.policy, "out_dir": str(folder / "run"), "seed": cfg.seed}
+        result = pretrain(config_from_dict(PretrainConfig, data, where="demo policy"))
+        tail = result.losses[-20:]
+        return {
+            "model_dir": str(result.model_dir),
+            "final_loss": sum(tail) / max(1, len(tail)),
+        }
+
+    return Stage("policy", run, {"policy": cfg.policy, "seed": cfg.seed}, [], _est(cfg, "policy"))
+
+
+def _train_prompts(dataset: Path) -> list[str]:
+    """Distinct prompts of the train split: the alignment prompts, disjoint from evaluation."""
+    from vidalign.data import load_pairs
+
+    seen: dict[str, None] = {}
+    for pair in load_pairs(dataset / "train.csv"):
+        seen.setdefault(pair.prompt, None)
+    return list(seen)
+
+
+def _pairs_stage(cfg: DemoConfig, out: Path) -> Stage:
+    def run(folder: Path) -> dict[str, Any]:
+        from vidalign.align.pairs import make_pairs
+        from vidalign.policy.folder import load_generator
+        from vidalign.reward import RewardScorer
+
+        settings = dict(cfg.pairs)
+        n_prompts = settings.pop("prompts", None)
+        prompts = _train_prompts(out / "dataset")[:n_prompts]
+        adapter = load_generator(stage_summary(out, "policy")["model_dir"])
+        scorer = RewardScorer.from_pretrained(stage_summary(out, "reward")["model_dir"])
+        result = make_pairs(adapter, scorer, prompts, folder, seed=cfg.seed, **settings)
+        labels = [p.labels for p in result.pairs]
+        return {
+            "pair_file": str(result.pair_file),
+            "samples": len(result.samples),
+            "pairs": len(result.pairs),
+            "prompts": len(prompts),
+            "tie_rate": {
+                d: sum(lab[d] == 0 for lab in labels) / max(1, len(labels))
+                for d in (labels[0] if labels else {})
+            },
+        }
+
+    return Stage("pairs", run, {"pairs": cfg.pairs, "seed": cfg.seed},
+                 ["dataset", "policy", "reward"], _est(cfg, "pairs"))  # fmt: skip
+
+
+def _align_stage(cfg: DemoConfig, out: Path, method: str) -> Stage:
+    overrides = cfg.align[method]
+
+    def run(folder: Path) -> dict[str, Any]:
+        from vidalign.align.config import AlignConfig
+        from vidalign.align.trainer import train_align
+
+        data = {
+            **overrides,
+            "policy": stage_summary(out, "policy")["model_dir"],
+            "pairs": stage_summary(out, "pairs")["pair_file"],
+            "out_dir": str(folder / "run"),
+            "seed": cfg.seed,
+        }
+        if overrides.get("monitor", {}).get("every", 0) > 0:
+            # The proxy is the reward model the pairs were labelled with; gold is the oracle.
+            data["monitor"] = {
+                **overrides["monitor"],
+                "proxy": stage_summary(out, "reward")["model_dir"],
+            }
+        result = train_align(config_from_dict(AlignConfig, data, where=f"demo align.{method}"))
+        hist = result.history
+        first, last = hist[: max(1, len(hist) // 5)], hist[-max(1, len(hist) // 5) :]
+
+        def mean(rows: list[dict[str, float]], key: str) -> float | None:
+            vals = [r[key] for r in rows if key in r]
+            return sum(vals) / len(vals) if vals else None
+
+        return {
+            "lora_dir": str(result.lora_dir),
+            "steps": result.step,
+            "loss_first": mean(first, "loss"),
+            "loss_last": mean(last, "loss"),
+            "acc_first": mean(first, "implicit_acc"),
+            "acc_last": mean(last, "implicit_acc"),
+        }
+
+    return Stage(f"align_{method}", run, {"align": overrides, "seed": cfg.seed},
+                 ["policy", "pairs", "reward"], _est(cfg, f"align_{method}"))  # fmt: skip
+
+
+def _latent_rm_stage(cfg: DemoConfig, out: Path) -> Stage:
+    def run(folder: Path) -> dict[str, Any]:
+        from vidalign.guidance.config import LatentRMConfig
+        from vidalign.guidance.evaluate import accuracy_to_json
+        from vidalign.guidance.trainer import train_latent_rm
+
+        data = {
+            **cfg.guidance,
+            "generator": stage_summary(out, "policy")["model_dir"],
+            "train_data": stage_summary(out, "pairs")["pair_file"],
+            "out_dir": str(folder / "run"),
+            "seed": cfg.seed,
+        }
+        result = train_latent_rm(config_from_dict(LatentRMConfig, data, where="demo guidance"))
+        return {"model_dir": str(result.model_dir), "accuracy": accuracy_to_json(result.accuracy)}
+
+    return Stage("latent_rm", run, {"guidance": cfg.guidance, "seed": cfg.seed},
+                 ["policy", "pairs"], _est(cfg, "latent_rm"))  # fmt: skip
+
+
+def stage_summary(out: Path, name: str) -> dict[str, Any]:
+    """The summary a finished stage recorded in its marker (paths of what it made)."""
+    from vidalign.demo.stages import MARKER
+
+    marker = out / name / MARKER
+    if not marker.is_file():
+        raise FileNotFoundError(f"{marker}: stage {name} has not finished")
+    return json.loads(marker.read_text())["summary"]
+
+
+def _est(cfg: DemoConfig, name: str) -> float:
+    return float(cfg.estimates.get(name, 60.0))
+
+
+def build_stages(cfg: DemoConfig, out: Path) -> list[Stage]:
+    """The demo's stages in order (see the module docstring)."""
+    from vidalign.demo.evaluate import evaluate_stage
+
+    missing = [m for m in ALIGN_METHODS if m not in cfg.align]
+    if missing:
+        raise ValueError(f"demo recipe: align section lacks {missing}")
+    stages = [
+        _dataset_stage(cfg),
+        _reward_stage(cfg, out),
+        _reward_eval_stage(cfg, out),
+        _policy_stage(cfg),
+        _pairs_stage(cfg, out),
+        *(_align_stage(cfg, out, m) for m in ALIGN_METHODS),
+        _latent_rm_stage(cfg, out),
+    ]
+    stages.append(evaluate_stage(cfg, out, [s.name for s in stages]))
+    return stages
+
+
+def run_demo(cfg: DemoConfig, out: Path) -> dict[str, dict[str, Any]]:
+    """Run (or resume) every stage; returns the stage summaries."""
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "demo_config.json").write_text(json.dumps(vars(cfg), default=vars, indent=2))
+    return run_stages(build_stages(cfg, out), out)

@@ -1,0 +1,277 @@
+"""``report.md`` and ``report.html`` of ``vidalign demo``.
+
+Both hold the same tables, built once as Markdown rows: the data set (Table 1 analogue),
+reward accuracy (Table 2), win rates against the base model under both judges (Table 4),
+oracle metrics, the latent reward model's accuracy by noise level, the training curves'
+summary, the reward-hacking plots, and, in the HTML page, a grid of same-seed videos.
+Findings are stated as measured; where the miniature does not show what the paper found,
+the report says so.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from vidalign.demo.config import DemoConfig
+from vidalign.demo.pipeline import ALIGN_METHODS, METHOD_LABELS, stage_summary
+
+DIMS_ORDER = ("VQ", "MQ", "TA", "Overall")
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def dataset_section(summary: dict[str, Any]) -> str:
+    rows = [[g, era, str(n)] for g, (era, n) in sorted(summary["generators"].items())]
+    gens = _md_table(["generator", "era", "pairs it is in"], rows)
+    splits = ", ".join(f"{k} {v}" for k, v in summary["pairs"].items())
+    ties = _md_table(
+        ["", *summary["tie_rates"]],
+        [
+            ["tie rate", *(_pct(v) for v in summary["tie_rates"].values())],
+            *(
+                [
+                    [
+                        "oracle ceiling (w/ ties / w/o ties)",
+                        *(f"{_pct(a)} / {_pct(b)}" for a, b in summary["ceiling"].values()),
+                    ]
+                ]
+                if summary.get("ceiling")
+                else []
+            ),
+        ],
+    )
+    return f"Pairs per split: {splits}.\n\n{gens}\n\n{ties}"
+
+
+def winrate_section(winrates: dict[str, dict[str, Any]]) -> str:
+    parts = []
+    for key, by_method in winrates.items():
+        rows = []
+        for m, res in by_method.items():
+            cells = []
+            for d in DIMS_ORDER:
+                r = res["rates"].get(d)
+                cells.append(
+                    "–" if r is None
+                    else f"{_pct(r['win_rate'])} [{_pct(r['low'])}, {_pct(r['high'])}]"
+                )  # fmt: skip
+            rows.append([METHOD_LABELS.get(m, m), *cells])
+        n = next(iter(by_method.values()))["n_samples"] if by_method else 0
+        parts.append(
+            f"**{key}** ({n} same-seed pairs; win rate % against the base model, ties count "
+            f"half, 95% prompt-bootstrap interval)\n\n" + _md_table(["method", *DIMS_ORDER], rows)
+        )
+    return "\n\n".join(parts)
+
+
+def metrics_section(metrics: dict[str, dict[str, dict[str, Any]]]) -> str:
+    keys = ["VQ", "MQ", "TA", "diversity"]
+    rows = []
+    for m, by_set in metrics.items():
+        for s, vals in by_set.items():
+            cells = ["–" if vals.get(k) is None else f"{vals[k]:.3f}" for k in keys]
+            rows.append([METHOD_LABELS.get(m, m.capitalize()), s, *cells])
+    return _md_table(["method", "prompts", *keys], rows)
+
+
+def alignment_training_section(out: Path) -> str:
+    rows = []
+    for m in ALIGN_METHODS:
+        s = stage_summary(out, f"align_{m}")
+
+        def f(x: float | None) -> str:
+            return "–" if x is None else f"{x:.3f}"
+
+        rows.append(
+            [METHOD_LABELS[m], str(s["steps"]), f"{f(s['loss_first'])} → {f(s['loss_last'])}",
+             f"{f(s['acc_first'])} → {f(s['acc_last'])}"]
+        )  # fmt: skip
+    return _md_table(
+        ["method", "steps", "loss (first → last fifth)", "implicit accuracy (DPO)"], rows
+    )
+
+
+def latent_rm_section(summary: dict[str, Any]) -> str:
+    rows = summary.get("accuracy") or []
+    if not rows:
+        return "No held-out pairs were given to the latent reward model."
+    header = list(rows[0].keys())
+    return _md_table(header, [[str(r[k]) for k in header] for r in rows])
+
+
+def _ci(r: dict[str, Any]) -> str:
+    return f"{_pct(r['win_rate'])}% [{_pct(r['low'])}, {_pct(r['high'])}]"
+
+
+def findings(results: dict[str, Any]) -> list[str]:
+    """Plain statements comparing the miniature to the paper's main findings.
+
+    A difference is called a finding only when the 95% intervals do not overlap;
+    otherwise the report says the run cannot tell the methods apart.
+    """
+    out = []
+    wr = results["winrates"]
+    for key in ("general / oracle", "hard / oracle"):
+        if key not in wr:
+            continue
+        rates = {m: res["rates"] for m, res in wr[key].items()}
+        dpo, dpo_t = rates.get("dpo", {}).get("TA"), rates.get("dpo_beta_t", {}).get("TA")
+        if dpo and dpo_t:
+            text = f"{key}: TA win rate of constant β {_ci(dpo)} vs β_t {_ci(dpo_t)}: "
+            if dpo["low"] > dpo_t["high"]:
+                text += "constant β keeps text alignment better, as in the paper."
+            elif dpo_t["low"] > dpo["high"]:
+                text += "β_t keeps text alignment better, unlike the paper."
+            else:
+                text += "the intervals overlap, so this run cannot tell them apart."
+            out.append(text)
+        above = [METHOD_LABELS.get(m, m) for m, r in rates.items()
+                 if "Overall" in r and r["Overall"]["low"] > 0.5]  # fmt: skip
+        below = [METHOD_LABELS.get(m, m) for m, r in rates.items()
+                 if "Overall" in r and r["Overall"]["high"] < 0.5]  # fmt: skip
+        out.append(
+            f"{key}: Overall win rate above 50% with the whole interval: "
+            f"{', '.join(above) or 'none'}; below 50%: {', '.join(below) or 'none'}."
+        )
+    rm_key, or_key = "general / reward model", "general / oracle"
+    if rm_key in wr and or_key in wr:
+        for m in wr[rm_key]:
+            a = wr[rm_key][m]["rates"].get("Overall")
+            b = wr[or_key].get(m, {}).get("rates", {}).get("Overall")
+            if a and b and a["low"] > 0.5 and b["high"] < 0.5:
+                out.append(
+                    f"{METHOD_LABELS.get(m, m)} wins by the reward model ({_ci(a)}) but loses "
+                    f"by the oracle ({_ci(b)}): reward hacking."
+                )
+    return out
+
+
+def _rel(path: Path, start: Path) -> str:
+    return os.path.relpath(path, start)
+
+
+def write_report(cfg: DemoConfig, out: Path, folder: Path, results: dict[str, Any]) -> dict:
+    """Write ``out/report.md`` and ``out/report.html``; returns their paths."""
+    ds = stage_summary(out, "dataset")
+    rew = stage_summary(out, "reward_eval")
+    hacking = sorted(out.glob("align_*/run/hacking.png"))
+    sections: list[tuple[str, str]] = [
+        (
+            "Setting",
+            f"Seed {cfg.seed}. Everything below was produced by this run; "
+            f"`{out / 'demo_config.json'}` holds the full recipe.",
+        ),
+        ("Preference data (Table 1 analogue)", dataset_section(ds)),
+        ("Reward accuracy on the test split (Table 2 analogue)", rew["table"]),
+        ("Alignment training", alignment_training_section(out)),
+        (
+            "Win rates against the base model (Table 4 analogue)",
+            winrate_section(results["winrates"]),
+        ),
+        ("Oracle metrics (VBench analogue)", metrics_section(results["metrics"])),
+        (
+            "Latent reward model for Flow-NRG: held-out accuracy by noise level",
+            latent_rm_section(stage_summary(out, "latent_rm")),
+        ),
+        ("Findings, stated as measured", "\n".join(f"- {f}" for f in findings(results))),
+    ]
+    md = ["# vidalign demo report", ""]
+    for title, body in sections:
+        md += [f"## {title}", "", body, ""]
+    md += ["## Reward-hacking monitor", ""]
+    md += [f"![{p.parent.parent.name}]({_rel(p, out)})" for p in hacking] or [
+        "The alignment runs recorded no monitor plots."
+    ]
+    md_path = out / "report.md"
+    md_path.write_text("\n".join(md) + "\n")
+    html_path = out / "report.html"
+    html_path.write_text(_html(sections, hacking, results, out, cfg))
+    (folder / "report_sections.json").write_text(json.dumps(dict(sections), indent=2))
+    return {"md": md_path, "html": html_path}
+
+
+def _md_to_html(body: str) -> str:
+    """The few Markdown forms the sections use: tables, bullets, paragraphs, bold."""
+    out, table = [], []
+
+    def inline(text: str) -> str:
+        text = html.escape(text)
+        parts = text.split("**")
+        return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
+
+    def flush() -> None:
+        if table:
+            rows = [r for r in table if not set(r.replace("|", "").strip()) <= {"-", ":"}]
+            cells = [[c.strip() for c in r.strip().strip("|").split("|")] for r in rows]
+            out.append("<table><tr>" + "".join(f"<th>{inline(c)}</th>" for c in cells[0])
+                       + "</tr>" + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r)
+                                           + "</tr>" for r in cells[1:]) + "</table>")  # fmt: skip
+            table.clear()
+
+    for line in body.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush()
+        if line.startswith("- "):
+            out.append(f"<li>{inline(line[2:])}</li>")
+        elif line.strip():
+            out.append(f"<p>{inline(line)}</p>")
+    flush()
+    return "\n".join(out)
+
+
+def _html(sections, hacking, results, out: Path, cfg: DemoConfig) -> str:
+    body = ["<h1>vidalign demo report</h1>"]
+    for title, text in sections:
+        body += [f"<h2>{html.escape(title)}</h2>", _md_to_html(text)]
+    body.append("<h2>Reward-hacking monitor</h2>")
+    body += [
+        f"<figure><img src='{_rel(p, out)}' width='720'><figcaption>"
+        f"{html.escape(p.parent.parent.name)}</figcaption></figure>"
+        for p in hacking
+    ] or ["<p>The alignment runs recorded no monitor plots.</p>"]
+    body.append("<h2>Same seed, side by side</h2>")
+    body.append(_video_grid(results, out, cfg.evaluation.grid_prompts))
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
+        "video{width:128px;height:128px;image-rendering:pixelated}"
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>vidalign demo</title>"
+        f"<style>{style}</style></head><body>" + "\n".join(body) + "</body></html>\n"
+    )
+
+
+def _video_grid(results: dict[str, Any], out: Path, n: int) -> str:
+    rows = []
+    methods = list(results["samples"])
+    head = "<tr><th>prompt</th>" + "".join(
+        f"<th>{html.escape(METHOD_LABELS.get(m, m.capitalize()))}</th>" for m in methods
+    ) + "</tr>"  # fmt: skip
+    by_method = {}
+    for m in methods:
+        index = Path(results["samples"][m]["general"]) / "index.jsonl"
+        by_method[m] = [json.loads(line) for line in index.read_text().splitlines() if line]
+    for i, row in enumerate(by_method["base"][:n]):
+        cells = [f"<td>{html.escape(row['prompt'])}</td>"]
+        for m in methods:
+            path = Path(results["samples"][m]["general"]) / by_method[m][i]["path"]
+            cells.append(
+                f"<td><video src='{_rel(path, out)}' autoplay loop muted playsinline></video></td>"
+            )
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return "<table>" + head + "".join(rows) + "</table>"
