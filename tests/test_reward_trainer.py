@@ -103,7 +103,7 @@ def test_nonfinite_loss_stops_with_a_checkpoint(data, tmp_path, monkeypatch):
         return out
 
     monkeypatch.setattr(trainer_mod, "reward_loss", poisoned)
-    with pytest.raises(NonFiniteLossError, match=r"step 2.*last good state") as err:
+    with pytest.raises(NonFiniteLossError, match=r"step 2.*last finite weights") as err:
         train_reward(cfg_for(data, tmp_path / "run", "max_steps=4", "save_every=0"))
     ckpt = latest_checkpoint(tmp_path / "run")
     assert ckpt is not None and ckpt.name == "step-2" and str(ckpt) in str(err.value)

@@ -219,6 +219,28 @@ def check_finite(loss: torch.Tensor, *, step: int) -> None:
         )
 
 
+def stop_if_not_finite(
+    loss: torch.Tensor,
+    *,
+    step: int,
+    run_dir: str | Path,
+    model: torch.nn.Module,
+    optimizer: Any = None,
+    scheduler: Any = None,
+) -> None:
+    """The trainers' NaN guard: ``check_finite``, and on failure checkpoint the last good
+    state (the weights before this step's update) as ``step-<step>`` and raise
+    ``NonFiniteLossError`` naming that folder. Every process must call it."""
+    try:
+        check_finite(loss, step=step)
+    except NonFiniteLossError as err:
+        saved = save_checkpoint(
+            run_dir, step, model=model, optimizer=optimizer, scheduler=scheduler,
+            extra={"nonfinite_at": step}, keep=0,
+        )  # fmt: skip
+        raise NonFiniteLossError(f"{err} The last finite weights are in {saved}.") from None
+
+
 def progress(total: int, *, initial: int = 0, desc: str = "train") -> tqdm:
     """A tqdm bar shown by the main process only."""
     return tqdm(

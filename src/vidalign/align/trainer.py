@@ -47,13 +47,12 @@ from vidalign.policy.folder import load_generator
 from vidalign.policy.lora import add_lora, save_lora
 from vidalign.policy.sampling import sample_videos
 from vidalign.training import (
-    NonFiniteLossError,
     batch_indices,
     build_accelerator,
-    check_finite,
     load_checkpoint,
     progress,
     save_checkpoint,
+    stop_if_not_finite,
 )
 
 
@@ -247,13 +246,8 @@ def train_align(
                 per_pair = flow_rwr_objective(policy, x0, cond, noise, t, weights.to(device))
                 metrics = {"rwr_weight_max": weights.max()}
         loss = per_pair.mean()
-        try:
-            check_finite(loss, step=step)
-        except NonFiniteLossError as err:
-            saved = save_checkpoint(
-                run_dir, step, model=model, optimizer=optimizer, scheduler=scheduler, keep=0
-            )
-            raise NonFiniteLossError(f"{err} The last finite weights are in {saved}.") from None
+        stop_if_not_finite(loss, step=step, run_dir=run_dir, model=model, optimizer=optimizer,
+                           scheduler=scheduler)  # fmt: skip
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         if cfg.optim.grad_clip > 0:

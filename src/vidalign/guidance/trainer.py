@@ -33,13 +33,12 @@ from vidalign.guidance.folder import save_latent_reward
 from vidalign.guidance.model import LatentRewardModel, from_generator
 from vidalign.reward.losses import btt_loss
 from vidalign.training import (
-    NonFiniteLossError,
     batch_indices,
     build_accelerator,
-    check_finite,
     load_checkpoint,
     progress,
     save_checkpoint,
+    stop_if_not_finite,
 )
 
 
@@ -151,13 +150,8 @@ def train_latent_rm(
             t = torch.zeros(per_rank)
         noise = torch.randn((per_rank, *train.x0.shape[1:]))
         out = pair_loss(model, train, idx, t.to(device), noise.to(device), cfg.theta)
-        try:
-            check_finite(out.loss, step=step)
-        except NonFiniteLossError as err:
-            saved = save_checkpoint(
-                run_dir, step, model=model, optimizer=optimizer, scheduler=scheduler, keep=0
-            )
-            raise NonFiniteLossError(f"{err} The last finite weights are in {saved}.") from None
+        stop_if_not_finite(out.loss, step=step, run_dir=run_dir, model=model,
+                           optimizer=optimizer, scheduler=scheduler)  # fmt: skip
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(out.loss)
         if cfg.grad_clip > 0:

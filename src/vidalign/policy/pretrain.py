@@ -26,13 +26,12 @@ from vidalign.policy.folder import save_generator
 from vidalign.policy.synth_data import load_or_render, vocabulary_texts
 from vidalign.policy.tiny import build_pixel_generator
 from vidalign.training import (
-    NonFiniteLossError,
     batch_indices,
     build_accelerator,
-    check_finite,
     load_checkpoint,
     progress,
     save_checkpoint,
+    stop_if_not_finite,
 )
 
 
@@ -147,13 +146,8 @@ def pretrain(
         ).to(x0.device)
         path = sample_path(x0, t, noise=torch.randn(x0.shape).to(x0.device))
         loss = flow_matching_loss(adapter(path.x_t, path.t, cond), path.v).mean()
-        try:
-            check_finite(loss, step=step)
-        except NonFiniteLossError as err:
-            saved = save_checkpoint(
-                run_dir, step, model=model, optimizer=optimizer, scheduler=scheduler, keep=0
-            )
-            raise NonFiniteLossError(f"{err} The last finite weights are in {saved}.") from None
+        stop_if_not_finite(loss, step=step, run_dir=run_dir, model=model, optimizer=optimizer,
+                           scheduler=scheduler)  # fmt: skip
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         if cfg.optim.grad_clip > 0:

@@ -46,13 +46,12 @@ from vidalign.reward.processing import ProcessedClip, RewardProcessor, SamplingC
 from vidalign.reward.scorer import RewardScorer
 from vidalign.reward.template import RewardTemplate
 from vidalign.training import (
-    NonFiniteLossError,
     batch_indices,
     build_accelerator,
-    check_finite,
     load_checkpoint,
     progress,
     save_checkpoint,
+    stop_if_not_finite,
 )
 
 
@@ -348,15 +347,8 @@ def train_reward(cfg: RewardTrainConfig) -> TrainResult:
                 b = len(batch_pairs)
                 t = {k: v.to(r.device) for k, v in pair_targets(batch_pairs, dims).items()}
                 out = reward_loss(cfg.loss, r[:b], r[b:], t, theta=cfg.theta, dims=dims)
-                try:
-                    check_finite(out.loss, step=step)
-                except NonFiniteLossError as err:
-                    optimizer.zero_grad(set_to_none=True)
-                    path = save_checkpoint(
-                        run_dir, step, model=model, optimizer=optimizer, scheduler=scheduler,
-                        extra={"nonfinite_at": step}, keep=0,
-                    )  # fmt: skip
-                    raise NonFiniteLossError(f"{err} The last good state is in {path}.") from None
+                stop_if_not_finite(out.loss, step=step, run_dir=run_dir, model=model,
+                                   optimizer=optimizer, scheduler=scheduler)  # fmt: skip
                 accelerator.backward(out.loss / cfg.grad_accum)
             sums["loss"] = sums.get("loss", 0.0) + float(out.loss.detach()) / cfg.grad_accum
             for k, v in out.metrics.items():
