@@ -8,6 +8,7 @@ saved folder (``scorer``), released checkpoints (``released``).
 from vidalign.reward.losses import LossOutput, bt_loss, btt_loss, regression_loss
 from vidalign.reward.model import VideoRewardModel
 from vidalign.reward.processing import RewardProcessor, SamplingContract
+from vidalign.reward.released import load_released
 from vidalign.reward.scorer import RewardScorer, ScoreError
 from vidalign.reward.template import RewardTemplate, TemplateError
 
@@ -22,5 +23,6 @@ __all__ = [
     "VideoRewardModel",
     "bt_loss",
     "btt_loss",
+    "load_released",
     "regression_loss",
 ]
