@@ -44,3 +44,11 @@ def test_demo_recipe_errors_name_the_stage(tmp_path):
         load_demo_config("tiny", ["dataset.promptz=3"])
     with pytest.raises(ValueError, match="scale"):
         load_demo_config("huge")
+
+
+def test_report_tables_render_without_separator_rows():
+    from vidalign.demo.report import _md_to_html
+
+    html = _md_to_html("| a | b |\n| --- | :---: |\n| 1 | **2** |\n\n- a finding")
+    assert html.count("<tr>") == 2 and "---" not in html
+    assert "<b>2</b>" in html and "<li>a finding</li>" in html

@@ -213,7 +213,7 @@ def _md_to_html(body: str) -> str:
 
     def flush() -> None:
         if table:
-            rows = [r for r in table if not set(r.replace("|", "").strip()) <= {"-", ":"}]
+            rows = [r for r in table if not set(r) <= {"|", "-", ":", " "}]  # drop separators
             cells = [[c.strip() for c in r.strip().strip("|").split("|")] for r in rows]
             out.append("<table><tr>" + "".join(f"<th>{inline(c)}</th>" for c in cells[0])
                        + "</tr>" + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r)
