@@ -111,14 +111,15 @@ def batch_indices(
     return out[rank * per : (rank + 1) * per]
 
 
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The network inside DDP / accelerate wrappers (anything with ``.module``)."""
     while hasattr(model, "module"):
         model = model.module
     return model
 
 
 def _state_to_save(model: torch.nn.Module, trainable_only: bool) -> dict[str, torch.Tensor]:
-    model = _unwrap(model)
+    model = unwrap_model(model)
     if trainable_only:
         items = ((k, p) for k, p in model.named_parameters() if p.requires_grad)
     else:
@@ -181,7 +182,7 @@ def load_checkpoint(
         raise CheckpointError(f"{path}: not a complete checkpoint (no COMPLETE marker)")
     state = json.loads((path / "state.json").read_text())
     saved = load_file(str(path / "model.safetensors"))
-    target = _unwrap(model)
+    target = unwrap_model(model)
     own = target.state_dict()
     unknown = sorted(set(saved) - set(own))
     if unknown:

@@ -25,6 +25,7 @@ from torch import Tensor
 from vidalign.policy.errors import GeneratorError
 from vidalign.policy.latent import LatentCodec
 from vidalign.policy.text import TextEmbedder, check_prompts
+from vidalign.training import unwrap_model
 
 TIMESTEP_SCALE = 1000.0
 """diffusers flow transformers are conditioned on t·1000 (the scheduler's ``sigma * 1000``)."""
@@ -100,7 +101,7 @@ class WanAdapter:
         self.latent = latent
         self.text = text
         self.defaults = defaults
-        cfg = _unwrap(transformer).config
+        cfg = unwrap_model(transformer).config
         self.patch_size = tuple(cfg.patch_size)
         self.in_channels = int(cfg.in_channels)
         if int(cfg.text_dim) != text.dim:
@@ -168,9 +169,3 @@ class WanAdapter:
     def empty_cond(self) -> Tensor:
         """Embedding of the empty prompt (1, L, D), the unconditional input of CFG."""
         return self.text.empty
-
-
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    while hasattr(model, "module"):
-        model = model.module
-    return model

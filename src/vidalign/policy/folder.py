@@ -21,10 +21,11 @@ from typing import Any
 import torch
 
 from vidalign.checkpoint import atomic_dir
-from vidalign.policy.adapter import SamplingDefaults, WanAdapter, _unwrap
+from vidalign.policy.adapter import SamplingDefaults, WanAdapter
 from vidalign.policy.errors import GeneratorError
 from vidalign.policy.latent import PixelLatent, WanVAELatent
 from vidalign.policy.text import TextEmbedder, load_text_encoder
+from vidalign.training import unwrap_model
 
 META_FILE = "vidalign_generator.json"
 WAN_MAX_SEQUENCE_LENGTH = 512
@@ -119,7 +120,7 @@ def save_generator(adapter: WanAdapter, path: str | Path, *, extra: dict | None 
         raise GeneratorError("save_generator writes pixel-space generators; save LoRA for Wan")
     if adapter.text.encoder is None:
         raise GeneratorError("the text encoder was released; reload it before saving")
-    transformer = _unwrap(adapter.transformer)
+    transformer = unwrap_model(adapter.transformer)
     if getattr(transformer, "peft_config", None):
         raise GeneratorError("the transformer still has LoRA adapters; merge them before saving")
     meta = {

@@ -18,16 +18,11 @@ from pathlib import Path
 import torch
 
 from vidalign.policy.errors import GeneratorError
+from vidalign.training import unwrap_model
 
 LORA_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 WAN_ATTENTION_TARGETS: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0")
 """Query, key, value and output projections of both self- and cross-attention in Wan blocks."""
-
-
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    while hasattr(model, "module"):
-        model = model.module
-    return model
 
 
 def add_lora(
@@ -50,7 +45,7 @@ def add_lora(
     """
     from peft import LoraConfig
 
-    model = _unwrap(transformer)
+    model = unwrap_model(transformer)
     config = LoraConfig(
         r=rank,
         lora_alpha=alpha if alpha is not None else rank,
@@ -66,13 +61,13 @@ def add_lora(
 
 
 def has_lora(transformer: torch.nn.Module) -> bool:
-    return bool(getattr(_unwrap(transformer), "peft_config", None))
+    return bool(getattr(unwrap_model(transformer), "peft_config", None))
 
 
 @contextlib.contextmanager
 def lora_disabled(transformer: torch.nn.Module) -> Iterator[torch.nn.Module]:
     """Run the base model: adapters off inside the block, back on after (also on error)."""
-    model = _unwrap(transformer)
+    model = unwrap_model(transformer)
     if not has_lora(model):
         raise GeneratorError("lora_disabled: the transformer has no LoRA adapters")
     model.disable_adapters()
@@ -86,7 +81,7 @@ def lora_state_dict(transformer: torch.nn.Module, *, adapter_name: str = "defaul
     """The adapter's tensors with diffusers/peft names (no ``transformer.`` prefix)."""
     from peft.utils import get_peft_model_state_dict
 
-    model = _unwrap(transformer)
+    model = unwrap_model(transformer)
     if adapter_name not in (getattr(model, "peft_config", None) or {}):
         raise GeneratorError(f"the transformer has no LoRA adapter named {adapter_name!r}")
     return get_peft_model_state_dict(model, adapter_name=adapter_name)
@@ -101,7 +96,7 @@ def save_lora(
 ) -> Path:
     """Write ``out_dir/pytorch_lora_weights.safetensors`` in the diffusers LoRA format."""
     pipeline_cls = _pipeline_class(family)
-    model = _unwrap(transformer)
+    model = unwrap_model(transformer)
     state = {
         k: v.detach().cpu().contiguous()
         for k, v in lora_state_dict(model, adapter_name=adapter_name).items()
@@ -126,7 +121,7 @@ def load_lora(
     file = path / LORA_WEIGHT_NAME if path.is_dir() else path
     if not file.is_file():
         raise GeneratorError(f"{file}: LoRA file not found")
-    model = _unwrap(transformer)
+    model = unwrap_model(transformer)
     try:
         model.load_lora_adapter(str(file), prefix="transformer", adapter_name=adapter_name)
     except (ValueError, KeyError, RuntimeError) as err:
@@ -138,7 +133,7 @@ def load_lora(
 
 def merge_lora(transformer: torch.nn.Module) -> torch.nn.Module:
     """Fold every active adapter into the base weights and remove the LoRA layers (in place)."""
-    model = _unwrap(transformer)
+    model = unwrap_model(transformer)
     if not has_lora(model):
         raise GeneratorError("merge_lora: the transformer has no LoRA adapters")
     model.fuse_lora(lora_scale=1.0)
