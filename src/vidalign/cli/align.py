@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vidalign.cli.recipe import add_recipe_arguments
 from vidalign.config import describe_config
 
 
@@ -53,10 +54,8 @@ def register(subparsers) -> None:
         "Fields:\n" + describe_config(AlignConfig),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    t.add_argument("--config", type=Path, default=None, help="YAML recipe (configs/align/)")
-    t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    add_recipe_arguments(t, "configs/align/")
     t.add_argument("--merge", action="store_true", help="also write OUT/model, LoRA merged")
-    t.add_argument("overrides", nargs="*", help="key=value config overrides")
     t.set_defaults(func=run_train)
 
     g = sub.add_parser(

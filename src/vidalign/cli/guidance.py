@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vidalign.cli.recipe import add_recipe_arguments
 from vidalign.config import describe_config
 
 
@@ -26,9 +27,7 @@ def register(subparsers) -> None:
         "variant=clean.\n\nFields:\n" + describe_config(LatentRMConfig),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--config", type=Path, default=None, help="YAML recipe (configs/guidance/)")
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
-    p.add_argument("overrides", nargs="*", help="key=value config overrides")
+    add_recipe_arguments(p, "configs/guidance/")
     p.set_defaults(func=run_train)
 
     e = sub.add_parser(
@@ -54,8 +53,7 @@ def register(subparsers) -> None:
         "the same seeds.\n\nFields:\n" + describe_config(AblateConfig),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    a.add_argument("--config", type=Path, default=None, help="YAML recipe (configs/guidance/)")
-    a.add_argument("overrides", nargs="*", help="key=value config overrides")
+    add_recipe_arguments(a, "configs/guidance/", resume=False)
     a.set_defaults(func=run_ablate)
 
 

@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from vidalign.cli.recipe import add_recipe_arguments
 from vidalign.config import describe_config
 
 
@@ -24,9 +25,7 @@ def register(subparsers) -> None:
         "optim.lr=5e-4.\n\nFields:\n" + describe_config(PretrainConfig),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--config", type=Path, default=None, help="YAML recipe (configs/policy/)")
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
-    p.add_argument("overrides", nargs="*", help="key=value config overrides")
+    add_recipe_arguments(p, "configs/policy/")
     p.set_defaults(func=run_pretrain)
 
     e = sub.add_parser(

@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vidalign.cli.recipe import add_recipe_arguments
 from vidalign.config import describe_config, load_config, parse_weights
 from vidalign.errors import VidalignError
 
@@ -150,9 +151,7 @@ def register(subparsers: Any) -> None:
         epilog="config keys (override with key=value, nested as a.b=value):\n"
         + describe_config(RewardTrainConfig),
     )
-    t.add_argument("--config", help="YAML recipe (configs/reward/*.yaml)")
-    t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
-    t.add_argument("overrides", nargs="*", help="key=value overrides")
+    add_recipe_arguments(t, "configs/reward/*.yaml")
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("score", help="score videos against prompts with a trained model")
@@ -178,8 +177,7 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="config keys (override with key=value):\n" + describe_config(RewardAblateConfig),
     )
-    a.add_argument("--config", help="YAML (configs/reward/ablate_synth.yaml)")
-    a.add_argument("overrides", nargs="*", help="key=value overrides")
+    add_recipe_arguments(a, "configs/reward/ablate_synth.yaml", resume=False)
     a.set_defaults(func=cmd_ablate)
 
     from vidalign.cli.reward_eval import add_eval_parser
