@@ -46,7 +46,9 @@ def main() -> None:
         defaults = SamplingDefaults(num_frames=8, height=32, width=32, fps=8)
         gen = build_pixel_generator([PROMPT], defaults)
     rm = (
-        from_generator(gen.transformer, args.blocks, ["VQ", "MQ", "TA"])
+        from_generator(
+            gen.transformer, args.blocks, ["VQ", "MQ", "TA"], coord_channels=gen.coord_channels
+        )
         .eval()
         .requires_grad_(False)
     )

@@ -27,7 +27,14 @@ def tiny_generator(*, num_layers: int = 2, size: int = 16, num_frames: int = 4, 
 
 
 def tiny_reward(gen, dims=("VQ", "MQ", "TA"), *, num_blocks: int = 1, pooling="attention"):
-    return from_generator(gen.transformer, num_blocks, list(dims), pooling=pooling, seed=3)
+    return from_generator(
+        gen.transformer,
+        num_blocks,
+        list(dims),
+        pooling=pooling,
+        coord_channels=gen.coord_channels,
+        seed=3,
+    )
 
 
 def clip(brightness: float, noise: float, seed: int):

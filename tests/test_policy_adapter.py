@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from vidalign.policy import GeneratorError, SamplingDefaults, load_generator, save_generator
+from vidalign.policy.adapter import coordinate_grid
 from vidalign.policy.latent import PixelLatent
 from vidalign.policy.tiny import build_pixel_generator, save_tiny_wan_folder
 
@@ -32,6 +33,53 @@ def test_forward_shapes_and_time_conditioning():
     assert not torch.allclose(v, v_other_t)  # t reaches the network
     v_other_text = gen(x, torch.tensor([0.2, 0.8]), cond.flip(0))
     assert not torch.allclose(v, v_other_text)  # so does the prompt
+
+
+def test_sample_prediction_is_turned_into_a_velocity():
+    gen = tiny_generator()
+    assert gen.prediction == "sample"  # the synthetic world's default
+    x = torch.randn(3, *gen.latent_shape())
+    t = torch.tensor([0.0, 0.3, 1.0])
+    cond = gen.encode_text([PROMPTS[0]] * 3)
+    x_in = torch.cat([x, coordinate_grid(x)], dim=1)  # + (frame, row, column) channels
+    raw = gen.transformer(
+        hidden_states=x_in, timestep=t * 1000, encoder_hidden_states=cond, return_dict=False
+    )[0]  # the clean-clip estimate
+    v = gen(x, t, cond)
+    # v = (x_t - x0_hat) / max(t, min_t): t = 0 uses the floor 0.05; at t = 1, v = x_1 - x0_hat
+    expected = torch.stack([(x[0] - raw[0]) / 0.05, (x[1] - raw[1]) / 0.3, x[2] - raw[2]])
+    torch.testing.assert_close(v, expected)
+    from vidalign.flow import x0_from_velocity
+
+    torch.testing.assert_close(x0_from_velocity(x[1:], v[1:], t[1:]), raw[1:])
+    gen.prediction = "velocity"
+    torch.testing.assert_close(gen(x, t, cond), raw)
+    with pytest.raises(GeneratorError, match="prediction"):
+        type(gen)(gen.transformer, gen.latent, gen.text, gen.defaults, prediction="noise")
+
+
+def test_coordinate_channels_give_absolute_positions():
+    x = torch.zeros(2, 3, 4, 5, 6)
+    grid = coordinate_grid(x)
+    assert grid.shape == (2, 3, 4, 5, 6)
+    assert torch.equal(grid[0, 0, :, 0, 0], torch.linspace(-1, 1, 4))  # frame
+    assert torch.equal(grid[0, 1, 0, :, 0], torch.linspace(-1, 1, 5))  # row
+    assert torch.equal(grid[1, 2, 0, 0, :], torch.linspace(-1, 1, 6))  # column
+    gen = tiny_generator()
+    assert gen.coord_channels == 3 and gen.transformer.config.in_channels == 6
+    # A clip that is the same everywhere gives every token the same input, and rotary
+    # embeddings alone then give every patch the same output; the coordinates tell them apart.
+    x = torch.zeros(1, *gen.latent_shape())
+    cond = gen.encode_text(PROMPTS[:1])
+    v = gen(x, torch.tensor([0.5]), cond)
+    first, last = v[..., :2, :4, :4], v[..., -2:, -4:, -4:]  # two patches at opposite corners
+    assert (first - last).abs().max() > 1e-3
+    with torch.no_grad():
+        gen.transformer.patch_embedding.weight[:, 3:] = 0  # the same model, blind to position
+    v = gen(x, torch.tensor([0.5]), cond)
+    torch.testing.assert_close(v[..., :2, :4, :4], v[..., -2:, -4:, -4:])
+    with pytest.raises(GeneratorError, match="coord_channels"):
+        type(gen)(gen.transformer, gen.latent, gen.text, gen.defaults, coord_channels=2)
 
 
 def test_pixel_codec_round_trip_and_layout():
@@ -83,8 +131,11 @@ def test_pixel_folder_round_trip(tmp_path):
     save_generator(gen, tmp_path / "gen", extra={"note": "test"})
     meta = json.loads((tmp_path / "gen" / "vidalign_generator.json").read_text())
     assert meta["latent"]["type"] == "pixel" and meta["sampling"]["num_frames"] == 4
+    assert meta["prediction"] == {"type": "sample", "min_t": 0.05}
+    assert meta["coord_channels"] == 3
     loaded = load_generator(tmp_path / "gen")
     assert loaded.defaults == gen.defaults
+    assert (loaded.prediction, loaded.min_t, loaded.coord_channels) == ("sample", 0.05, 3)
     x = torch.randn(1, *gen.latent_shape())
     t = torch.tensor([0.5])
     assert torch.equal(

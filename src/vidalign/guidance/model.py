@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from vidalign.guidance.errors import LatentRewardError
+from vidalign.policy.adapter import coordinate_grid
 
 Pooling = Literal["attention", "mean"]
 TIMESTEP_SCALE = 1000.0
@@ -143,6 +144,11 @@ class LatentRewardModel(nn.Module):
         return int(self.config["in_channels"])
 
     @property
+    def coord_channels(self) -> int:
+        """Coordinate channels appended to x_t, as the generator's adapter does (0 or 3)."""
+        return int(self.config.get("coord_channels", 0))
+
+    @property
     def text_dim(self) -> int:
         return int(self.config["text_dim"])
 
@@ -154,14 +160,17 @@ class LatentRewardModel(nn.Module):
             t: (B,) times in [0, 1] (0 data, 1 noise).
             cond: (B, L, text_dim) text embeddings of the generator's text encoder.
         """
-        if x_t.ndim != 5 or x_t.shape[1] != self.in_channels:
+        channels = self.in_channels - self.coord_channels
+        if x_t.ndim != 5 or x_t.shape[1] != channels:
             raise LatentRewardError(
-                f"expected x_t of shape (B, {self.in_channels}, F, H, W), got {tuple(x_t.shape)}"
+                f"expected x_t of shape (B, {channels}, F, H, W), got {tuple(x_t.shape)}"
             )
         if any(n % p for n, p in zip(x_t.shape[2:], self.patch_size)):
             raise LatentRewardError(
                 f"latent grid {tuple(x_t.shape[2:])} does not divide into patches {self.patch_size}"
             )
+        if self.coord_channels:
+            x_t = torch.cat([x_t, coordinate_grid(x_t)], dim=1)
         rotary = self.rope(x_t)
         h = self.patch_embedding(x_t).flatten(2).transpose(1, 2).contiguous()
         _, t_proj, text, _ = self.condition_embedder(t.float() * TIMESTEP_SCALE, cond.to(h.dtype))
@@ -196,6 +205,7 @@ def from_generator(
     dims: Sequence[str],
     *,
     pooling: Pooling = "attention",
+    coord_channels: int = 0,
     seed: int = 0,
 ) -> LatentRewardModel:
     """A latent reward model whose trunk is a copy of the generator's first ``num_blocks`` blocks.
@@ -209,6 +219,7 @@ def from_generator(
         num_blocks: K, 1 ≤ K ≤ the generator's number of blocks.
         dims: dimension names.
         pooling: "attention" or "mean".
+        coord_channels: the generator adapter's ``coord_channels`` (its input grid channels).
         seed: initialisation seed of the new layers.
     """
     while hasattr(transformer, "module"):
@@ -222,7 +233,8 @@ def from_generator(
         )
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = LatentRewardModel(trunk_config(transformer.config), num_blocks, dims, pooling)
+        config = {**trunk_config(transformer.config), "coord_channels": coord_channels}
+        model = LatentRewardModel(config, num_blocks, dims, pooling)
     for name in ("patch_embedding", "condition_embedder"):
         getattr(model, name).load_state_dict(getattr(transformer, name).state_dict())
     for i in range(num_blocks):

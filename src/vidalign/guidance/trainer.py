@@ -120,7 +120,12 @@ def train_latent_rm(
 
     adapter, dims, train, val = load_data(cfg, progress_bar=progress_bar and rank == 0)
     model = from_generator(
-        adapter.transformer, cfg.num_blocks, dims, pooling=cfg.pooling, seed=cfg.seed
+        adapter.transformer,
+        cfg.num_blocks,
+        dims,
+        pooling=cfg.pooling,
+        coord_channels=adapter.coord_channels,
+        seed=cfg.seed,
     )
     del adapter
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

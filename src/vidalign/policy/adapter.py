@@ -9,7 +9,19 @@ between frames and model tensors and the text embedder:
 
 ``WanAdapter`` wraps ``WanTransformer3DModel``, which takes ``(B, C, F, H, W)`` latents and
 timesteps on diffusers' [0, 1000] scale (``t·1000``) and predicts the flow velocity
-``noise - x0`` directly. LTX-Video fits the same interface: its transformer wants packed tokens
+``noise - x0`` directly (``prediction="velocity"``, what Wan2.1 checkpoints do). Small
+pixel-space models of the synthetic world instead predict the clean clip
+(``prediction="sample"``) and the adapter turns it into a velocity,
+``v = (x_t - x0_hat) / max(t, min_t)``: a velocity target carries the full noise, which a
+transformer not much wider than its patches cannot copy through, and the copy error shows up
+as patch-shaped speckles in samples. Callers always see a velocity.
+
+Wan knows token positions only through rotary embeddings, which are relative; a small model
+trained for minutes barely uses them and treats every patch alike, so its samples scatter an
+object's colour over the frame. Synthetic-world models therefore also get three coordinate
+channels (frame, row, column, each in [-1, 1]) appended to their input
+(``coord_channels=3``; the transformer's ``in_channels`` is the latent's plus 3 and its
+``out_channels`` the latent's), the CoordConv remedy. Real checkpoints use none. LTX-Video fits the same interface: its transformer wants packed tokens
 ``(B, N, C)`` with the latent grid size and a text attention mask, so an ``LTXAdapter`` packs
 and unpacks inside ``__call__`` and brings its own VAE codec; trainers do not change.
 """
@@ -17,7 +29,7 @@ and unpacks inside ``__call__`` and brings its own VAE codec; trainers do not ch
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import torch
 from torch import Tensor
@@ -29,6 +41,19 @@ from vidalign.training import unwrap_model
 
 TIMESTEP_SCALE = 1000.0
 """diffusers flow transformers are conditioned on t·1000 (the scheduler's ``sigma * 1000``)."""
+
+Prediction = Literal["velocity", "sample"]
+PREDICTIONS: tuple[str, ...] = ("velocity", "sample")
+DEFAULT_MIN_T = 0.05
+"""Floor on t when a clean-sample prediction is turned into a velocity (``1/t`` grows near 0)."""
+
+
+def coordinate_grid(x: Tensor) -> Tensor:
+    """(B, 3, F, H, W) frame, row and column coordinates in [-1, 1] for x (B, C, F, H, W)."""
+    b, _, f, h, w = x.shape
+    axes = [torch.linspace(-1, 1, n, device=x.device, dtype=x.dtype) for n in (f, h, w)]
+    grid = torch.stack(torch.meshgrid(*axes, indexing="ij"))  # (3, F, H, W)
+    return grid.unsqueeze(0).expand(b, -1, -1, -1, -1)
 
 
 @dataclass
@@ -86,6 +111,9 @@ class WanAdapter:
         latent: ``PixelLatent`` or ``WanVAELatent``.
         text: the prompt embedder.
         defaults: clip size and sampling settings.
+        prediction: what the transformer outputs, ``velocity`` or the clean ``sample``.
+        min_t: floor on t in ``v = (x_t - x0_hat) / t`` for ``sample`` prediction.
+        coord_channels: 0, or 3 to append (frame, row, column) coordinate channels to x_t.
     """
 
     family = "wan"
@@ -96,11 +124,24 @@ class WanAdapter:
         latent: LatentCodec,
         text: TextEmbedder,
         defaults: SamplingDefaults,
+        *,
+        prediction: Prediction = "velocity",
+        min_t: float = DEFAULT_MIN_T,
+        coord_channels: int = 0,
     ) -> None:
+        if prediction not in PREDICTIONS:
+            raise GeneratorError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
+        if not 0 < min_t < 1:
+            raise GeneratorError(f"min_t must be in (0, 1), got {min_t}")
+        if coord_channels not in (0, 3):
+            raise GeneratorError(f"coord_channels must be 0 or 3, got {coord_channels}")
         self.transformer = transformer
         self.latent = latent
         self.text = text
         self.defaults = defaults
+        self.prediction = prediction
+        self.min_t = float(min_t)
+        self.coord_channels = coord_channels
         cfg = unwrap_model(transformer).config
         self.patch_size = tuple(cfg.patch_size)
         self.in_channels = int(cfg.in_channels)
@@ -108,10 +149,15 @@ class WanAdapter:
             raise GeneratorError(
                 f"text embeddings have width {text.dim} but the transformer expects {cfg.text_dim}"
             )
-        if self.in_channels != latent.channels:
+        if self.in_channels != latent.channels + coord_channels:
             raise GeneratorError(
-                f"latent has {latent.channels} channels but the transformer expects "
-                f"{self.in_channels}"
+                f"latent has {latent.channels} channels (+{coord_channels} coordinate channels) "
+                f"but the transformer expects {self.in_channels}"
+            )
+        if int(cfg.out_channels or cfg.in_channels) != latent.channels:
+            raise GeneratorError(
+                f"the transformer outputs {cfg.out_channels} channels; the latent has "
+                f"{latent.channels}"
             )
 
     @property
@@ -129,13 +175,19 @@ class WanAdapter:
 
     def __call__(self, x_t: Tensor, t: Tensor, cond: Tensor) -> Tensor:
         """Velocity v (B, C, F, H, W) for x_t (B, C, F, H, W), t (B,), cond (B, L, D)."""
+        x_in = x_t
+        if self.coord_channels:
+            x_in = torch.cat([x_t, coordinate_grid(x_t)], dim=1)
         out = self.transformer(
-            hidden_states=x_t.to(self.dtype),
+            hidden_states=x_in.to(self.dtype),
             timestep=t.float() * TIMESTEP_SCALE,  # the time embedder runs in float32
             encoder_hidden_states=cond.to(self.dtype),
             return_dict=False,
-        )[0]
-        return out.to(x_t.dtype)
+        )[0].to(x_t.dtype)
+        if self.prediction == "velocity":
+            return out
+        scale = t.to(x_t.dtype).clamp(min=self.min_t).view(-1, *([1] * (x_t.ndim - 1)))
+        return (x_t - out) / scale
 
     def latent_shape(
         self, num_frames: int | None = None, height: int | None = None, width: int | None = None

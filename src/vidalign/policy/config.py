@@ -21,6 +21,14 @@ class ArchConfig:
     text_layers: int = field(default=2, metadata={"help": "T5 encoder layers"})
     text_heads: int = field(default=4, metadata={"help": "T5 encoder heads"})
     max_sequence_length: int = field(default=32, metadata={"help": "text tokens (padded)"})
+    prediction: Literal["velocity", "sample"] = field(
+        default="sample",
+        metadata={"help": "transformer output: clean sample (turned into v) or velocity"},
+    )
+    min_t: float = field(default=0.05, metadata={"help": "floor on t when turning x0 into v"})
+    coord_channels: int = field(
+        default=3, metadata={"help": "coordinate input channels (0 or 3): absolute positions"}
+    )
 
 
 @dataclass
@@ -68,6 +76,13 @@ class PretrainConfig:
     time_mean: float = field(default=0.0, metadata={"help": "logit-normal mean"})
     time_std: float = field(default=1.0, metadata={"help": "logit-normal std"})
     time_shift: float = field(default=1.0, metadata={"help": "timestep shift of training t"})
+    loss_space: Literal["velocity", "sample"] = field(
+        default="sample",
+        metadata={
+            "help": "error measured on v, or on x0 = x_t - t·v (t²-weighted v error, which "
+            "keeps the high-noise steps that fix the layout from being drowned out)"
+        },
+    )
     cond_dropout: float = field(
         default=0.1, metadata={"help": "probability of the empty prompt (enables CFG)"}
     )

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from vidalign.checkpoint import atomic_dir
-from vidalign.policy.adapter import SamplingDefaults, WanAdapter
+from vidalign.policy.adapter import DEFAULT_MIN_T, SamplingDefaults, WanAdapter
 from vidalign.policy.errors import GeneratorError
 from vidalign.policy.latent import PixelLatent, WanVAELatent
 from vidalign.policy.text import TextEmbedder, load_text_encoder
@@ -107,7 +107,18 @@ def load_generator(
         encoder,
         max_sequence_length=int(meta.get("max_sequence_length", WAN_MAX_SEQUENCE_LENGTH)),
     )
-    return WanAdapter(transformer, latent, text, defaults).to(device)
+    pred = meta.get("prediction", {})
+    if not isinstance(pred, dict):
+        raise GeneratorError(f"{meta_file}: 'prediction' must be an object with 'type' and 'min_t'")
+    return WanAdapter(
+        transformer,
+        latent,
+        text,
+        defaults,
+        prediction=pred.get("type", "velocity"),
+        min_t=float(pred.get("min_t", DEFAULT_MIN_T)),
+        coord_channels=int(meta.get("coord_channels", 0)),
+    ).to(device)
 
 
 def save_generator(adapter: WanAdapter, path: str | Path, *, extra: dict | None = None) -> Path:
@@ -127,6 +138,8 @@ def save_generator(adapter: WanAdapter, path: str | Path, *, extra: dict | None 
         "family": adapter.family,
         "latent": {"type": "pixel", "value_range": [-1, 1], "layout": "B,C,F,H,W"},
         "max_sequence_length": adapter.text.max_sequence_length,
+        "prediction": {"type": adapter.prediction, "min_t": adapter.min_t},
+        "coord_channels": adapter.coord_channels,
         "sampling": adapter.defaults.to_dict(),
         **(extra or {}),
     }

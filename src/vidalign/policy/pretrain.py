@@ -55,7 +55,8 @@ def build_generator(cfg: PretrainConfig) -> WanAdapter:
         vocabulary_texts(), defaults, patch_size=tuple(a.patch_size),
         num_layers=a.num_layers, num_heads=a.num_heads, head_dim=a.head_dim, ffn_dim=a.ffn_dim,
         text_dim=a.text_dim, text_layers=a.text_layers, text_heads=a.text_heads,
-        max_sequence_length=a.max_sequence_length, seed=cfg.seed,
+        max_sequence_length=a.max_sequence_length, prediction=a.prediction, min_t=a.min_t,
+        coord_channels=a.coord_channels, seed=cfg.seed,
     )  # fmt: skip
 
 
@@ -145,7 +146,10 @@ def pretrain(
             per_rank, cfg.time_sampling, mean=cfg.time_mean, std=cfg.time_std, shift=cfg.time_shift
         ).to(x0.device)
         path = sample_path(x0, t, noise=torch.randn(x0.shape).to(x0.device))
-        loss = flow_matching_loss(adapter(path.x_t, path.t, cond), path.v).mean()
+        per_sample = flow_matching_loss(adapter(path.x_t, path.t, cond), path.v)
+        if cfg.loss_space == "sample":  # ‖x0 - x0_hat‖² = t²·‖v - v_hat‖²
+            per_sample = per_sample * path.t.to(per_sample.dtype) ** 2
+        loss = per_sample.mean()
         stop_if_not_finite(loss, step=step, run_dir=run_dir, model=model, optimizer=optimizer,
                            scheduler=scheduler)  # fmt: skip
         optimizer.zero_grad(set_to_none=True)

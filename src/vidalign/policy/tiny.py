@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from vidalign.policy.adapter import SamplingDefaults, WanAdapter
+from vidalign.policy.adapter import DEFAULT_MIN_T, Prediction, SamplingDefaults, WanAdapter
 from vidalign.policy.latent import PixelLatent
 from vidalign.policy.text import TextEmbedder, build_word_tokenizer, tiny_t5_encoder
 
@@ -19,6 +19,7 @@ from vidalign.policy.text import TextEmbedder, build_word_tokenizer, tiny_t5_enc
 def tiny_wan_transformer(
     *,
     in_channels: int = 3,
+    out_channels: int | None = None,
     patch_size: tuple[int, int, int] = (2, 4, 4),
     num_layers: int = 4,
     num_heads: int = 4,
@@ -38,7 +39,7 @@ def tiny_wan_transformer(
             num_attention_heads=num_heads,
             attention_head_dim=head_dim,
             in_channels=in_channels,
-            out_channels=in_channels,
+            out_channels=out_channels or in_channels,
             text_dim=text_dim,
             freq_dim=freq_dim,
             ffn_dim=ffn_dim,
@@ -61,6 +62,9 @@ def build_pixel_generator(
     text_layers: int = 2,
     text_heads: int = 4,
     max_sequence_length: int = 32,
+    prediction: Prediction = "sample",
+    min_t: float = DEFAULT_MIN_T,
+    coord_channels: int = 3,
     seed: int = 0,
 ) -> WanAdapter:
     """A fresh pixel-space Wan generator with a word tokenizer over ``vocabulary_texts``.
@@ -73,6 +77,8 @@ def build_pixel_generator(
         len(tokenizer), d_model=text_dim, num_layers=text_layers, num_heads=text_heads, seed=seed
     )
     transformer = tiny_wan_transformer(
+        in_channels=3 + coord_channels,
+        out_channels=3,
         patch_size=patch_size,
         num_layers=num_layers,
         num_heads=num_heads,
@@ -82,7 +88,15 @@ def build_pixel_generator(
         seed=seed + 1,
     )
     text = TextEmbedder(tokenizer, encoder, max_sequence_length=max_sequence_length)
-    return WanAdapter(transformer, PixelLatent(), text, defaults)
+    return WanAdapter(
+        transformer,
+        PixelLatent(),
+        text,
+        defaults,
+        prediction=prediction,
+        min_t=min_t,
+        coord_channels=coord_channels,
+    )
 
 
 def save_tiny_wan_folder(path: str | Path, *, seed: int = 0) -> Path:
