@@ -2,11 +2,11 @@
 
 The generator has the synthetic world's sizes (configs/policy/synth_small.yaml: 4 blocks,
 8x32x32 pixel clips, patch (2, 4, 4) → 256 tokens), randomly initialised, or is loaded from
-``--generator``. The latent reward model copies its first K blocks (default K = 2, half).
+``--generator``. The latent reward model copies its first K blocks (default K = 1, as the trainer's).
 Both runs use the same prompts, seeds, steps and CFG; repeats alternate unguided / guided and
 the medians are compared. Goal: ratio ≤ 1.6 with the default K. Prints, never gates.
 
-    .venv/bin/python benchmarks/guidance.py [--blocks 2] [--batch 8] [--steps 20] [--repeats 3]
+    .venv/bin/python benchmarks/guidance.py [--blocks 1] [--batch 8] [--steps 20] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ PROMPT = "a small red circle moves left on a black background"
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--generator", default=None, help="generator folder (default: random)")
-    parser.add_argument("--blocks", type=int, default=2, help="K of the latent reward model")
+    parser.add_argument("--blocks", type=int, default=1, help="K of the latent reward model")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--cfg", type=float, default=3.0)

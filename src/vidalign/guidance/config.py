@@ -23,8 +23,8 @@ class LatentRMConfig:
         default_factory=list, metadata={"help": "label dimensions ('[]' = those in the file)"}
     )
     num_blocks: int = field(
-        default=2,
-        metadata={"help": "K: generator blocks copied into the trunk (half the tiny model)"},
+        default=1,
+        metadata={"help": "K: generator blocks copied into the trunk (see guidance.model)"},
     )
     pooling: Literal["attention", "mean"] = field(
         default="attention", metadata={"help": "token pooling before the per-dimension heads"}
@@ -85,7 +85,7 @@ class AblateConfig:
         },
     )
     rm_steps: int = field(default=300, metadata={"help": "training steps of each latent RM"})
-    num_blocks: int = field(default=2, metadata={"help": "K of both latent RMs"})
+    num_blocks: int = field(default=1, metadata={"help": "K of both latent RMs"})
     scale: float = field(default=1.0, metadata={"help": "guidance scale w"})
     max_ratio: float = field(default=5.0, metadata={"help": "cap on t/(1−t)"})
     t_min: float = field(default=0.0, metadata={"help": "guidance window start"})

@@ -13,9 +13,9 @@ transformer already see the whole clip (global self-attention) and the prompt
 (cross-attention), and they carry the coarse layout and motion the reward must judge. Cost: a
 guided Euler step adds one forward of the K blocks on B samples plus a backward to ``x_t``
 (about two forwards more), against the generator's L blocks on 2B samples under CFG, so
-guided/unguided ≈ 1 + 3K/(2L). The default K = 2 is half the synthetic world's 4 blocks
-(≈ 1.75, measured 1.70 by ``benchmarks/guidance.py``); K = 1 gives ≈ 1.38 (measured 1.38). On
-a 30-block Wan2.1-1.3B, K = 4-8 keeps the overhead at 1.2-1.4.
+guided/unguided ≈ 1 + 3K/(2L). The default K = 1 of the synthetic world's 4 blocks gives
+≈ 1.38 (``benchmarks/guidance.py``), inside the 1.6× budget; K = 2 gives ≈ 1.75. On a 30-block
+Wan2.1-1.3B, K = 4-8 keeps the overhead at 1.2-1.4.
 """
 
 from __future__ import annotations
