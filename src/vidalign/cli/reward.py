@@ -2,6 +2,7 @@
 
 ::
 
+    vidalign reward pretrain --config configs/reward/synth_vlm.yaml [key=value ...] [--resume]
     vidalign reward train --config configs/reward/synth_small.yaml [key=value ...] [--resume]
     vidalign reward score MODEL --video a.mp4 [--video b.mp4] --prompt "..." [--prompt "..."]
     vidalign reward score MODEL --pairs FILE --out scores.csv [--skip-errors]
@@ -45,6 +46,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"model: {result.model_dir}")
         for k, v in sorted(result.last_eval.items()):
             print(f"  {k} = {v:.4f}")
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from vidalign.reward.pretrain import VLMPretrainConfig, pretrain_vlm
+
+    overrides = list(args.overrides) + (["resume=true"] if args.resume else [])
+    result = pretrain_vlm(load_config(VLMPretrainConfig, args.config, overrides))
+    print(f"model: {result.model_dir}")
     return 0
 
 
@@ -137,12 +147,23 @@ def _score_pairs(args: argparse.Namespace, kw: dict[str, Any]) -> int:
 
 
 def register(subparsers: Any) -> None:
-    """Add ``vidalign reward {train, score, eval, ablate}``."""
+    """Add ``vidalign reward {pretrain, train, score, eval, ablate}``."""
     from vidalign.reward.ablate import RewardAblateConfig
     from vidalign.reward.config import RewardTrainConfig
+    from vidalign.reward.pretrain import VLMPretrainConfig
 
     group = subparsers.add_parser("reward", help="train, score and evaluate VideoReward models")
     sub = group.add_subparsers(dest="reward_command", metavar="ACTION")
+
+    pre = sub.add_parser(
+        "pretrain",
+        help="pre-train the synthetic world's tiny base VLM on captioned clips",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="config keys (override with key=value, nested as a.b=value):\n"
+        + describe_config(VLMPretrainConfig),
+    )
+    add_recipe_arguments(pre, "configs/reward/synth_vlm.yaml")
+    pre.set_defaults(func=cmd_pretrain)
 
     t = sub.add_parser(
         "train",

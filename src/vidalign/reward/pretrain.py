@@ -1,0 +1,402 @@
+"""A base VLM for the synthetic world: a tiny Qwen2-VL pre-trained to describe clips.
+
+The paper fine-tunes Qwen2-VL-2B, which web-scale pre-training has already taught to see
+colours, shapes, motion, grain and blur. A tiny Qwen2-VL built from scratch sees nothing. This
+command is the synthetic world's stand-in for web pre-training: the world renders fresh clips,
+each with random visual and motion defects, and the model learns by next-token prediction to
+caption them, the scene's prompt and then the defects it shows::
+
+    a large red circle moves left on a black background. grainy, jittery.
+    a small blue square bounces on a gray background. clean.
+
+Captions only name what the renderer drew (text failures are never applied, so the prompt is
+the truth); the stage never sees preference labels, annotators or oracle scores. It writes an
+ordinary Qwen2-VL folder (weights, processor, tokenizer, chat template) that
+``vidalign reward train base_model=FOLDER`` fine-tunes like a released checkpoint.
+
+Held-out clips give teacher-forced token accuracy on the scene words and on the defect words
+(``metrics.json``), the check that the model learned to see before it is used. Measured on
+the demo's reward data, starting from this model has not yet lifted preference accuracy above
+what a from-scratch model reaches (README, "Status"), so the demo does not use it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from vidalign.checkpoint import atomic_dir, latest_checkpoint
+from vidalign.config import save_config
+from vidalign.errors import VidalignError
+from vidalign.reward.tiny import TinyQwen2VLSpec
+from vidalign.training import (
+    batch_indices,
+    build_accelerator,
+    load_checkpoint,
+    progress,
+    save_checkpoint,
+    stop_if_not_finite,
+)
+
+DEFECT_WORDS: dict[str, str] = {
+    "noise": "grainy",
+    "blur": "blurry",
+    "blocking": "blocky",
+    "colour_shift": "tinted",
+    "jitter": "jittery",
+    "stutter": "stuttering",
+    "flicker": "flickering",
+    "wobble": "wobbly",
+    "speed": "uneven",
+}
+"""The caption word of each visual (VQ) and motion (MQ) failure mode of the world."""
+
+CLEAN_WORD = "clean"
+INSTRUCTION = "Describe the video."
+
+
+class PretrainSetupError(VidalignError):
+    """A VLM pre-training config that cannot run."""
+
+
+@dataclass
+class VLMPretrainConfig:
+    """Pre-train the synthetic world's tiny Qwen2-VL on captioned clips."""
+
+    output_dir: str = field(default="runs/vlm_synth", metadata={"help": "run folder"})
+    tiny: TinyQwen2VLSpec = field(
+        default_factory=TinyQwen2VLSpec, metadata={"help": "tiny model sizes"}
+    )
+    num_clips: int = field(default=4096, metadata={"help": "training clips rendered"})
+    eval_clips: int = field(default=256, metadata={"help": "held-out clips for metrics.json"})
+    num_prompts: int = field(default=1024, metadata={"help": "distinct prompts of the clips"})
+    size: int = field(default=32, metadata={"help": "clip height = width (px)"})
+    num_frames: int = field(default=8, metadata={"help": "frames per clip"})
+    defect_rate: float = field(
+        default=0.25, metadata={"help": "chance that each defect mode strikes a clip"}
+    )
+    min_severity: float = field(
+        default=0.2, metadata={"help": "severities are drawn uniformly from [min, 1]"}
+    )
+    steps: int = field(default=1500, metadata={"help": "optimizer steps"})
+    batch_size: int = field(default=16, metadata={"help": "clips per step (all processes)"})
+    lr: float = field(default=1e-3, metadata={"help": "AdamW peak learning rate"})
+    warmup_steps: int = field(default=50, metadata={"help": "linear warm-up steps"})
+    min_lr_ratio: float = field(default=0.1, metadata={"help": "cosine floor, × lr"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clip (0 = off)"})
+    mixed_precision: str = field(default="no", metadata={"help": "no / fp16 / bf16"})
+    seed: int = field(default=0, metadata={"help": "seed of clips, model and batches"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = default)"})
+    log_every: int = field(default=50, metadata={"help": "log the loss every N steps"})
+    save_every: int = field(default=500, metadata={"help": "checkpoint every N steps"})
+    keep_checkpoints: int = field(default=2, metadata={"help": "complete checkpoints kept"})
+    resume: bool = field(default=False, metadata={"help": "continue from the last checkpoint"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+
+@dataclass
+class VLMPretrainResult:
+    """The saved model folder, the per-step losses of this call and the held-out metrics."""
+
+    model_dir: Path
+    losses: list[float]
+    metrics: dict[str, float]
+
+
+@dataclass
+class CaptionedClip:
+    """A rendered clip and its caption. frames: uint8 (F, 3, H, W)."""
+
+    frames: Tensor
+    prompt: str
+    defects: list[str]
+
+    @property
+    def caption(self) -> str:
+        return caption(self.prompt, self.defects)
+
+
+def caption(prompt: str, defects: list[str]) -> str:
+    """``"<prompt>. <defect>, <defect>."``, or ``"<prompt>. clean."`` without defects."""
+    return f"{prompt}. {', '.join(defects) if defects else CLEAN_WORD}."
+
+
+def render_captioned(
+    prompts: list[str],
+    n: int,
+    *,
+    seed: int,
+    size: int,
+    num_frames: int,
+    defect_rate: float,
+    min_severity: float,
+    progress_bar: bool = False,
+) -> list[CaptionedClip]:
+    """``n`` clips, clip i of ``prompts[i % len]``, each defect mode striking at random."""
+    from vidalign.synth.degrade import FAILURE_MODES, render_with_failures
+    from vidalign.synth.prompts import parse_prompt
+
+    rng = np.random.default_rng([seed, 4242])
+    out = []
+    for i in tqdm(range(n), desc="render clips", disable=not progress_bar, dynamic_ncols=True):
+        sev = {m: 0.0 for m in FAILURE_MODES}
+        for mode in DEFECT_WORDS:
+            strikes = rng.uniform() < defect_rate
+            level = rng.uniform(min_severity, 1.0)
+            sev[mode] = float(level) if strikes else 0.0
+        prompt = prompts[i % len(prompts)]
+        frames = render_with_failures(
+            parse_prompt(prompt),
+            sev,
+            seed=int(rng.integers(2**31 - 1)),
+            size=size,
+            num_frames=num_frames,
+        )
+        words = [w for m, w in DEFECT_WORDS.items() if sev[m] > 0]
+        out.append(CaptionedClip(torch.as_tensor(frames), prompt, words))
+    return out
+
+
+def caption_corpus() -> list[str]:
+    """Texts holding every word the captions and the instruction use."""
+    from vidalign.policy.synth_data import vocabulary_texts
+
+    return [*vocabulary_texts(), " ".join(DEFECT_WORDS.values()), CLEAN_WORD, INSTRUCTION]
+
+
+class CaptionBatcher:
+    """Turns captioned clips into Qwen2-VL language-model batches (loss on the caption only).
+
+    Args:
+        processor: a ``Qwen2VLProcessor`` with vidalign's chat template.
+        clips: the clips; each is run through the video processor once.
+    """
+
+    def __init__(self, processor, clips: list[CaptionedClip]) -> None:
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.clips = clips
+        vp = processor.video_processor
+        self.merge = int(vp.merge_size) ** 2
+        self.video_token_id = int(self.tokenizer.convert_tokens_to_ids("<|video_pad|>"))
+        self._pixels = []
+        for c in clips:
+            out = vp(
+                videos=[c.frames],
+                return_tensors="pt",
+                do_sample_frames=False,
+                cap_pixels_per_frame=False,
+            )
+            self._pixels.append((out["pixel_values_videos"], out["video_grid_thw"][0]))
+        content = [{"type": "video"}, {"type": "text", "text": INSTRUCTION}]
+        messages = [{"role": "user", "content": content}]
+        self._head = processor.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
+
+    def word_spans(self, i: int) -> tuple[list[int], list[int]]:
+        """Caption token ids of clip i split into (scene part, defect part)."""
+        c = self.clips[i]
+        scene = self.tokenizer(f"{c.prompt}.", add_special_tokens=False)["input_ids"]
+        rest = self.tokenizer(
+            caption(c.prompt, c.defects)[len(c.prompt) + 1 :] + self.tokenizer.eos_token,
+            add_special_tokens=False,
+        )["input_ids"]
+        return scene, rest
+
+    def batch(self, idx: list[int]) -> tuple[dict[str, Tensor], Tensor]:
+        """Model inputs with ``labels`` for clips ``idx``, and a (B, L) mask of defect tokens."""
+        pad = self.tokenizer.pad_token_id
+        rows, labels, defect = [], [], []
+        for i in idx:
+            pixels = self._pixels[i][0]
+            n_video = pixels.shape[0] // self.merge
+            head = self.tokenizer(
+                self._head.replace("<|video_pad|>", "<|video_pad|>" * n_video),
+                add_special_tokens=False,
+            )["input_ids"]
+            scene, rest = self.word_spans(i)
+            rows.append(head + scene + rest)
+            labels.append([-100] * len(head) + scene + rest)
+            defect.append([False] * (len(head) + len(scene)) + [True] * len(rest))
+        width = max(map(len, rows))
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        lab = torch.full((len(rows), width), -100, dtype=torch.long)
+        att = torch.zeros((len(rows), width), dtype=torch.long)
+        dmask = torch.zeros((len(rows), width), dtype=torch.bool)
+        for j, (r, y, d) in enumerate(zip(rows, labels, defect)):
+            ids[j, : len(r)] = torch.tensor(r)
+            lab[j, : len(y)] = torch.tensor(y)
+            att[j, : len(r)] = 1
+            dmask[j, : len(d)] = torch.tensor(d)
+        mm = torch.zeros_like(ids)
+        mm[ids == self.video_token_id] = 2
+        inputs = {
+            "input_ids": ids,
+            "attention_mask": att,
+            "mm_token_type_ids": mm,
+            "labels": lab,
+            "pixel_values_videos": torch.cat([self._pixels[i][0] for i in idx]),
+            "video_grid_thw": torch.stack([self._pixels[i][1] for i in idx]),
+        }
+        return inputs, dmask
+
+
+@torch.no_grad()
+def caption_accuracy(model, batcher: CaptionBatcher, batch_size: int = 32) -> dict[str, float]:
+    """Teacher-forced next-token accuracy on the scene words and on the defect words."""
+    hits = {"scene": [0, 0], "defects": [0, 0]}
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    for start in range(0, len(batcher.clips), batch_size):
+        idx = list(range(start, min(start + batch_size, len(batcher.clips))))
+        inputs, dmask = batcher.batch(idx)
+        inputs = {k: v.to(device) for k, v in inputs.items()}
+        labels = inputs.pop("labels")
+        logits = model(**inputs, use_cache=False).logits
+        pred = logits[:, :-1].argmax(-1)
+        target, dm = labels[:, 1:], dmask[:, 1:].to(device)
+        valid = target != -100
+        right = (pred == target) & valid
+        for key, mask in (("scene", valid & ~dm), ("defects", valid & dm)):
+            hits[key][0] += int(right[mask].sum())
+            hits[key][1] += int(mask.sum())
+    model.train(was_training)
+    return {f"accuracy/{k}": h / max(n, 1) for k, (h, n) in hits.items()}
+
+
+def _lr_factor(step: int, cfg: VLMPretrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    frac = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac))
+
+
+def _check(cfg: VLMPretrainConfig) -> None:
+    if cfg.num_clips < cfg.batch_size:
+        raise PretrainSetupError(
+            f"num_clips ({cfg.num_clips}) must be at least batch_size ({cfg.batch_size})"
+        )
+    if not 0 <= cfg.defect_rate <= 1 or not 0 < cfg.min_severity <= 1:
+        raise PretrainSetupError(
+            f"defect_rate must be in [0, 1] and min_severity in (0, 1], got "
+            f"{cfg.defect_rate} and {cfg.min_severity}"
+        )
+    if cfg.steps < 1:
+        raise PretrainSetupError(f"steps must be >= 1, got {cfg.steps}")
+
+
+def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
+    """Pre-train per ``cfg`` (module docstring); the model lands in ``output_dir/model``."""
+    from transformers import Qwen2VLForConditionalGeneration
+
+    from vidalign.reward.builder import make_processor
+    from vidalign.reward.processing import SamplingContract
+    from vidalign.reward.tiny import tiny_qwen2vl_config
+    from vidalign.reward.tokenizer import build_tiny_tokenizer
+    from vidalign.synth.prompts import general_prompts
+
+    _check(cfg)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    run_dir = Path(cfg.output_dir)
+    latest = latest_checkpoint(run_dir)
+    if latest is not None and not cfg.resume:
+        raise PretrainSetupError(
+            f"{run_dir} already holds checkpoints ({latest.name}); pass resume=true to continue "
+            "or choose another output_dir"
+        )
+    accelerator = build_accelerator(
+        mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
+    )
+    rank, world = accelerator.process_index, accelerator.num_processes
+    if cfg.batch_size % world:
+        raise PretrainSetupError(f"batch_size {cfg.batch_size} must divide by {world} processes")
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+
+    prompts = list(general_prompts(cfg.num_prompts, cfg.seed))
+    render = dict(
+        size=cfg.size, num_frames=cfg.num_frames, defect_rate=cfg.defect_rate,
+        min_severity=cfg.min_severity,
+    )  # fmt: skip
+    show = cfg.progress and accelerator.is_main_process
+    train = render_captioned(prompts, cfg.num_clips, seed=cfg.seed, progress_bar=show, **render)
+    held = render_captioned(prompts, cfg.eval_clips, seed=cfg.seed + 1, **render)
+
+    tokenizer = build_tiny_tokenizer(caption_corpus())
+    contract = SamplingContract(None, cfg.num_frames, None, None)
+    processor = make_processor(tokenizer, cfg.tiny, contract)
+    torch.manual_seed(cfg.seed)
+    model = Qwen2VLForConditionalGeneration(tiny_qwen2vl_config(tokenizer, cfg.tiny))
+    batcher = CaptionBatcher(processor, train)
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, cfg))
+    start = 0
+    if cfg.resume and latest is not None:
+        start, _ = load_checkpoint(latest, model=model, optimizer=optimizer, scheduler=scheduler)
+        accelerator.print(f"vidalign: resumed from {latest} at step {start}")
+    model, optimizer = accelerator.prepare(model, optimizer)
+    model.train()
+    losses: list[float] = []
+    bar = progress(cfg.steps, initial=start, desc="vlm pretrain") if cfg.progress else None
+    for step in range(start, cfg.steps):
+        idx = batch_indices(
+            len(train), cfg.batch_size, seed=cfg.seed, step=step, rank=rank, world_size=world
+        )
+        inputs, _ = batcher.batch(list(idx))
+        inputs = {k: v.to(accelerator.device) for k, v in inputs.items()}
+        loss = model(**inputs, use_cache=False).loss
+        stop_if_not_finite(loss, step=step, run_dir=run_dir, model=model, optimizer=optimizer,
+                           scheduler=scheduler)  # fmt: skip
+        optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        if cfg.max_grad_norm > 0:
+            accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        done = step + 1
+        value = accelerator.reduce(loss.detach(), reduction="mean").item()
+        losses.append(value)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.3f}")
+        if done % max(cfg.log_every, 1) == 0 or done == cfg.steps:
+            accelerator.log({"train/loss": value, "lr": scheduler.get_last_lr()[0]}, step=done)
+        if (cfg.save_every and done % cfg.save_every == 0) or done == cfg.steps:
+            save_checkpoint(
+                run_dir, done, model=model, optimizer=optimizer, scheduler=scheduler,
+                keep=cfg.keep_checkpoints, trainable_only=False,
+            )  # fmt: skip
+    if bar is not None:
+        bar.close()
+
+    model_dir = run_dir / "model"
+    metrics: dict[str, float] = {}
+    if accelerator.is_main_process:
+        final = accelerator.unwrap_model(model)
+        metrics = caption_accuracy(final, CaptionBatcher(processor, held))
+        metrics["steps"] = cfg.steps
+        with atomic_dir(model_dir) as tmp:
+            final.save_pretrained(tmp, safe_serialization=True)
+            processor.save_pretrained(tmp)
+            (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        print(
+            f"vlm: {model_dir} (held-out caption accuracy: scene words "
+            f"{100 * metrics['accuracy/scene']:.1f}%, defect words "
+            f"{100 * metrics['accuracy/defects']:.1f}%)"
+        )
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return VLMPretrainResult(model_dir, losses, metrics)
