@@ -25,8 +25,16 @@ def _build(out):
 
 
 def test_dataset_is_deterministic_and_split_by_prompt(tmp_path, capsys):
+    import torch
+
     a, b = tmp_path / "a", tmp_path / "b"
-    summary = _build(a)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        summary = _build(a)  # in-process: must leave the caller's thread count alone
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
     _build(b)
     for name in ("train.csv", "val.csv", "test.csv", "train.jsonl", "clips.csv", "world.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name

@@ -138,11 +138,15 @@ def draw_pairs(num_prompts: int, pairs_per_prompt: int, seed: int) -> list[tuple
     return out
 
 
-def run_clip(job: ClipJob) -> tuple[int, dict[str, float]]:
-    """Render, encode, decode and judge one clip; returns (index, oracle scores)."""
+def _one_thread_worker() -> None:
+    """Worker initialiser: one torch thread per process, so N workers use N cores."""
     import torch
 
     torch.set_num_threads(1)
+
+
+def run_clip(job: ClipJob) -> tuple[int, dict[str, float]]:
+    """Render, encode, decode and judge one clip; returns (index, oracle scores)."""
     frames = sample_clip(
         job.prompt,
         job.profile,
@@ -164,7 +168,7 @@ def _run_all(
             yield run_clip(job)
             bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread_worker) as pool:
             for result in pool.map(run_clip, jobs, chunksize=4):
                 yield result
                 bar.update()
