@@ -10,8 +10,8 @@ from vidalign.cli.main import main
 from vidalign.config import load_config
 from vidalign.policy import load_generator
 from vidalign.policy.config import PretrainConfig
-from vidalign.policy.pretrain import build_generator, lr_lambda, pretrain
-from vidalign.training import NonFiniteLossError
+from vidalign.policy.pretrain import build_generator, pretrain
+from vidalign.training import NonFiniteLossError, warmup_cosine
 
 TINY = Path(__file__).resolve().parents[1] / "configs" / "policy" / "tiny.yaml"
 
@@ -21,10 +21,10 @@ def tiny_cfg(out_dir, *overrides):
 
 
 def test_lr_schedule_warms_up_then_decays_to_the_floor():
-    assert lr_lambda(0, warmup=4, total=10, min_ratio=0.1) == 0.25
-    assert lr_lambda(3, warmup=4, total=10, min_ratio=0.1) == 1.0
-    assert lr_lambda(4, warmup=4, total=10, min_ratio=0.1) == 1.0
-    assert abs(lr_lambda(10, warmup=4, total=10, min_ratio=0.1) - 0.1) < 1e-12
+    assert warmup_cosine(0, warmup=4, total=10, min_ratio=0.1) == 0.25
+    assert warmup_cosine(3, warmup=4, total=10, min_ratio=0.1) == 1.0
+    assert warmup_cosine(4, warmup=4, total=10, min_ratio=0.1) == 1.0
+    assert abs(warmup_cosine(10, warmup=4, total=10, min_ratio=0.1) - 0.1) < 1e-12
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,15 @@ def stop_if_not_finite(
             extra={"nonfinite_at": step}, keep=0,
         )  # fmt: skip
         raise NonFiniteLossError(f"{err} The last finite weights are in {saved}.") from None
+
+
+def warmup_cosine(step: int, *, warmup: int, total: int, min_ratio: float) -> float:
+    """LR factor: linear warm-up to 1 over ``warmup`` steps, then cosine decay to
+    ``min_ratio`` at ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    frac = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * frac))
 
 
 def progress(total: int, *, initial: int = 0, desc: str = "train") -> tqdm:

@@ -10,7 +10,6 @@ The run folder holds ``config.yaml``, ``data/`` (the clip cache), ``logs/`` (Ten
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from vidalign.training import (
     progress,
     save_checkpoint,
     stop_if_not_finite,
+    warmup_cosine,
 )
 
 
@@ -58,14 +58,6 @@ def build_generator(cfg: PretrainConfig) -> WanAdapter:
         max_sequence_length=a.max_sequence_length, prediction=a.prediction, min_t=a.min_t,
         coord_channels=a.coord_channels, seed=cfg.seed,
     )  # fmt: skip
-
-
-def lr_lambda(step: int, *, warmup: int, total: int, min_ratio: float) -> float:
-    """Linear warm-up to 1, then cosine decay to ``min_ratio`` at ``total``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    frac = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * frac))
 
 
 def pretrain(
@@ -113,7 +105,7 @@ def pretrain(
     optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
-        lambda s: lr_lambda(
+        lambda s: warmup_cosine(
             s, warmup=cfg.optim.warmup_steps, total=cfg.steps, min_ratio=cfg.optim.min_lr_ratio
         ),
     )

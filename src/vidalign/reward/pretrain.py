@@ -23,7 +23,6 @@ what a from-scratch model reaches (README, "Status"), so the demo does not use i
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from vidalign.training import (
     progress,
     save_checkpoint,
     stop_if_not_finite,
+    warmup_cosine,
 )
 
 DEFECT_WORDS: dict[str, str] = {
@@ -274,13 +274,6 @@ def caption_accuracy(model, batcher: CaptionBatcher, batch_size: int = 32) -> di
     return {f"accuracy/{k}": h / max(n, 1) for k, (h, n) in hits.items()}
 
 
-def _lr_factor(step: int, cfg: VLMPretrainConfig) -> float:
-    if step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
-    frac = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac))
-
-
 def _check(cfg: VLMPretrainConfig) -> None:
     if cfg.num_clips < cfg.batch_size:
         raise PretrainSetupError(
@@ -342,7 +335,12 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
     batcher = CaptionBatcher(processor, train)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, cfg))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda s: warmup_cosine(
+            s, warmup=cfg.warmup_steps, total=cfg.steps, min_ratio=cfg.min_lr_ratio
+        ),
+    )
     start = 0
     if cfg.resume and latest is not None:
         start, _ = load_checkpoint(latest, model=model, optimizer=optimizer, scheduler=scheduler)
