@@ -125,12 +125,12 @@ def _policy_stage(cfg: DemoConfig) -> Stage:
     return Stage("policy", run, {"policy": cfg.policy, "seed": cfg.seed}, [], _est(cfg, "policy"))
 
 
-def _train_prompts(dataset: Path) -> list[str]:
-    """Distinct prompts of the train split: the alignment prompts, disjoint from evaluation."""
+def _split_prompts(dataset: Path, split: str = "train") -> list[str]:
+    """Distinct prompts of a split; train holds the alignment prompts, disjoint from evaluation."""
     from vidalign.data import load_pairs
 
     seen: dict[str, None] = {}
-    for pair in load_pairs(dataset / "train.csv"):
+    for pair in load_pairs(dataset / f"{split}.csv"):
         seen.setdefault(pair.prompt, None)
     return list(seen)
 
@@ -143,13 +143,21 @@ def _pairs_stage(cfg: DemoConfig, out: Path) -> Stage:
 
         settings = dict(cfg.pairs)
         n_prompts = settings.pop("prompts", None)
-        prompts = _train_prompts(out / "dataset")[:n_prompts]
+        n_val = settings.pop("val_prompts", 0)
+        prompts = _split_prompts(out / "dataset")[:n_prompts]
         adapter = load_generator(stage_summary(out, "policy")["model_dir"])
         scorer = RewardScorer.from_pretrained(stage_summary(out, "reward")["model_dir"])
         result = make_pairs(adapter, scorer, prompts, folder, seed=cfg.seed, **settings)
+        val_file = None
+        if n_val:  # held-out pairs for the latent reward model's accuracy by noise level
+            val_prompts = _split_prompts(out / "dataset", "val")[:n_val]
+            val = make_pairs(adapter, scorer, val_prompts, folder / "val", seed=cfg.seed + 1,
+                             **settings)  # fmt: skip
+            val_file = str(val.pair_file)
         labels = [p.labels for p in result.pairs]
         return {
             "pair_file": str(result.pair_file),
+            "val_pair_file": val_file,
             "samples": len(result.samples),
             "pairs": len(result.pairs),
             "prompts": len(prompts),
@@ -214,6 +222,7 @@ def _latent_rm_stage(cfg: DemoConfig, out: Path) -> Stage:
             **cfg.guidance,
             "generator": stage_summary(out, "policy")["model_dir"],
             "train_data": stage_summary(out, "pairs")["pair_file"],
+            "val_data": stage_summary(out, "pairs").get("val_pair_file") or "",
             "out_dir": str(folder / "run"),
             "seed": cfg.seed,
         }
