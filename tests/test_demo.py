@@ -23,6 +23,7 @@ def test_tiny_demo_runs_every_stage_then_reuses_them(tmp_path, capsys):
         assert heading in md
     assert "Flow-DPO (constant β)" in md and "Flow-NRG" in md
     assert "No held-out pairs" not in md  # the latent reward model is scored on held-out pairs
+    assert "Table 6 and 7 analogues" in md
     html = (out / "report.html").read_text()
     assert html.count("<video") >= 2 * 6  # a grid row per prompt, one video per method
     results = json.loads((out / "evaluate" / "results.json").read_text())

@@ -23,7 +23,7 @@ DIMS_ORDER = ("VQ", "MQ", "TA", "Overall")
 
 
 def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f}"
+    return "–" if x is None or x != x else f"{100 * x:.1f}"  # None or NaN: nothing to score
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -103,12 +103,33 @@ def alignment_training_section(out: Path) -> str:
     )
 
 
+GUIDANCE_POINTER = (
+    "Guidance weights and the noised-against-clean latent reward model (Table 6 and 7 "
+    "analogues): `vidalign guidance ablate --config configs/guidance/synth_ablate.yaml "
+    "generator=<this run>/policy/run/model`."
+)
+
+
 def latent_rm_section(summary: dict[str, Any]) -> str:
+    """Held-out accuracy (with / without ties, %) per noise bin, then the ablation's pointer."""
     rows = summary.get("accuracy") or []
     if not rows:
-        return "No held-out pairs were given to the latent reward model."
-    header = list(rows[0].keys())
-    return _md_table(header, [[str(r[k]) for k in header] for r in rows])
+        return f"No held-out pairs were given to the latent reward model.\n\n{GUIDANCE_POINTER}"
+    dims = list(rows[0]["with_ties"])
+    header = ["t", "pairs", *dims]
+    body = [
+        [
+            f"{r['t_lo']:.1f}" if r["t_lo"] == r["t_hi"] else f"{r['t_lo']:.1f}-{r['t_hi']:.1f}",
+            str(r["count"]),
+            *(f"{_pct(r['with_ties'].get(d))} / {_pct(r['without_ties'].get(d))}" for d in dims),
+        ]
+        for r in rows
+    ]
+    return (
+        "Accuracy in %, with ties / without ties, on pairs of held-out prompts noised to t.\n\n"
+        + _md_table(header, body)
+        + f"\n\n{GUIDANCE_POINTER}"
+    )
 
 
 def _ci(r: dict[str, Any]) -> str:
