@@ -99,8 +99,8 @@ def velocity_wrapper_from_args(args: argparse.Namespace, adapter):
     rm = load_latent_reward(args.guidance, device=adapter.device, for_guidance=True)
     if rm.in_channels != adapter.in_channels or rm.text_dim != adapter.text.dim:
         raise LatentRewardError(
-            f"{args.guidance}: reads {rm.in_channels}-channel latents and {rm.text_dim}-wide text, "
-            f"the generator makes {adapter.in_channels} and {adapter.text.dim}"
+            f"{args.guidance}: reads {rm.in_channels}-channel inputs and {rm.text_dim}-wide text, "
+            f"the generator's transformer {adapter.in_channels} and {adapter.text.dim}"
         )
     return lambda model: reward_guidance(model, rm, settings)
 

@@ -13,17 +13,20 @@ timesteps on diffusers' [0, 1000] scale (``t·1000``) and predicts the flow velo
 pixel-space models of the synthetic world instead predict the clean clip
 (``prediction="sample"``) and the adapter turns it into a velocity,
 ``v = (x_t - x0_hat) / max(t, min_t)``: a velocity target carries the full noise, which a
-transformer not much wider than its patches cannot copy through, and the copy error shows up
-as patch-shaped speckles in samples. Callers always see a velocity.
+transformer not much wider than its patches copies through poorly (measured: x0 error 0.37 at
+t = 1 on the old velocity model), and its samples showed patch-shaped speckles. Callers always
+see a velocity.
 
 Wan knows token positions only through rotary embeddings, which are relative; a small model
 trained for minutes barely uses them and treats every patch alike, so its samples scatter an
 object's colour over the frame. Synthetic-world models therefore also get three coordinate
 channels (frame, row, column, each in [-1, 1]) appended to their input
 (``coord_channels=3``; the transformer's ``in_channels`` is the latent's plus 3 and its
-``out_channels`` the latent's), the CoordConv remedy. Real checkpoints use none. LTX-Video fits the same interface: its transformer wants packed tokens
-``(B, N, C)`` with the latent grid size and a text attention mask, so an ``LTXAdapter`` packs
-and unpacks inside ``__call__`` and brings its own VAE codec; trainers do not change.
+``out_channels`` the latent's), the CoordConv remedy. Real checkpoints use none.
+
+LTX-Video fits the same interface: its transformer wants packed tokens ``(B, N, C)`` with the
+latent grid size and a text attention mask, so an ``LTXAdapter`` packs and unpacks inside
+``__call__`` and brings its own VAE codec; trainers do not change.
 """
 
 from __future__ import annotations
