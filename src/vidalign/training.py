@@ -28,7 +28,14 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from vidalign.checkpoint import prune_checkpoints, rng_state, set_rng_state, step_dir
+from vidalign.checkpoint import (
+    latest_checkpoint,
+    prune_checkpoints,
+    rng_state,
+    set_rng_state,
+    step_dir,
+)
+from vidalign.config import save_config
 from vidalign.errors import VidalignError
 
 
@@ -241,6 +248,27 @@ def stop_if_not_finite(
             extra={"nonfinite_at": step}, keep=0,
         )  # fmt: skip
         raise NonFiniteLossError(f"{err} The last finite weights are in {saved}.") from None
+
+
+def checkpoint_to_resume(
+    run_dir: str | Path, *, resume: bool, error: type[Exception], key: str = "output_dir"
+) -> Path | None:
+    """The latest complete checkpoint of ``run_dir`` when resuming. A run that is not resuming
+    must not write over one that left checkpoints: it raises ``error`` instead, naming ``key``."""
+    latest = latest_checkpoint(run_dir)
+    if latest is not None and not resume:
+        raise error(
+            f"{run_dir} already holds checkpoints ({latest.name}); pass resume=true to continue "
+            f"or choose another {key}"
+        )
+    return latest
+
+
+def save_run_config(accelerator: Any, cfg: Any, run_dir: str | Path) -> None:
+    """Create ``run_dir`` and write ``cfg`` to ``run_dir/config.yaml`` (main process only)."""
+    if accelerator.is_main_process:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        save_config(cfg, Path(run_dir) / "config.yaml")
 
 
 def warmup_cosine(step: int, *, warmup: int, total: int, min_ratio: float) -> float:

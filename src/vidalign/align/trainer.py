@@ -40,7 +40,6 @@ from vidalign.align.objectives import (
     flow_rwr_objective,
 )
 from vidalign.checkpoint import latest_checkpoint
-from vidalign.config import save_config
 from vidalign.flow import sample_time
 from vidalign.policy.adapter import WanAdapter
 from vidalign.policy.folder import load_generator
@@ -52,6 +51,7 @@ from vidalign.training import (
     load_checkpoint,
     progress,
     save_checkpoint,
+    save_run_config,
     stop_if_not_finite,
 )
 
@@ -147,9 +147,7 @@ def train_align(
     rank, world = accelerator.process_index, accelerator.num_processes
     if cfg.batch_size % world:
         raise AlignDataError(f"batch_size {cfg.batch_size} does not divide by {world} processes")
-    if accelerator.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
+    save_run_config(accelerator, cfg, run_dir)
 
     if not cfg.policy:
         raise AlignDataError("no base generator given: set policy=FOLDER")

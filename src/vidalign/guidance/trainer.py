@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vidalign.checkpoint import latest_checkpoint
-from vidalign.config import config_to_dict, save_config
+from vidalign.config import config_to_dict
 from vidalign.flow import interpolate
 from vidalign.guidance.config import LatentRMConfig
 from vidalign.guidance.data import LatentPairs, encode_pairs, pair_dims
@@ -38,6 +38,7 @@ from vidalign.training import (
     load_checkpoint,
     progress,
     save_checkpoint,
+    save_run_config,
     stop_if_not_finite,
 )
 
@@ -114,9 +115,7 @@ def train_latent_rm(
     rank, world = accelerator.process_index, accelerator.num_processes
     if world > 1:  # every rank draws its own t and noise
         torch.manual_seed(cfg.seed + 7919 * rank)
-    if accelerator.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
+    save_run_config(accelerator, cfg, run_dir)
 
     adapter, dims, train, val = load_data(cfg, progress_bar=progress_bar and rank == 0)
     model = from_generator(

@@ -17,7 +17,6 @@ import torch
 from tqdm.auto import tqdm
 
 from vidalign.checkpoint import latest_checkpoint
-from vidalign.config import save_config
 from vidalign.flow import flow_matching_loss, sample_path, sample_time
 from vidalign.policy.adapter import SamplingDefaults, WanAdapter
 from vidalign.policy.config import PretrainConfig
@@ -30,6 +29,7 @@ from vidalign.training import (
     load_checkpoint,
     progress,
     save_checkpoint,
+    save_run_config,
     stop_if_not_finite,
     warmup_cosine,
 )
@@ -84,9 +84,7 @@ def pretrain(
     rank, world = accelerator.process_index, accelerator.num_processes
     if world > 1:  # every rank draws its own t, noise and prompt dropout
         torch.manual_seed(cfg.seed + 7919 * rank)
-    if accelerator.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
+    save_run_config(accelerator, cfg, run_dir)
 
     d = cfg.data
     data_kwargs = dict(

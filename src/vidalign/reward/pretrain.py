@@ -31,16 +31,17 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from vidalign.checkpoint import atomic_dir, latest_checkpoint
-from vidalign.config import save_config
+from vidalign.checkpoint import atomic_dir
 from vidalign.errors import VidalignError
 from vidalign.reward.tiny import TinyQwen2VLSpec
 from vidalign.training import (
     batch_indices,
     build_accelerator,
+    checkpoint_to_resume,
     load_checkpoint,
     progress,
     save_checkpoint,
+    save_run_config,
     stop_if_not_finite,
     warmup_cosine,
 )
@@ -302,21 +303,14 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.output_dir)
-    latest = latest_checkpoint(run_dir)
-    if latest is not None and not cfg.resume:
-        raise PretrainSetupError(
-            f"{run_dir} already holds checkpoints ({latest.name}); pass resume=true to continue "
-            "or choose another output_dir"
-        )
+    latest = checkpoint_to_resume(run_dir, resume=cfg.resume, error=PretrainSetupError)
     accelerator = build_accelerator(
         mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
     )
     rank, world = accelerator.process_index, accelerator.num_processes
     if cfg.batch_size % world:
         raise PretrainSetupError(f"batch_size {cfg.batch_size} must divide by {world} processes")
-    if accelerator.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
+    save_run_config(accelerator, cfg, run_dir)
 
     prompts = list(general_prompts(cfg.num_prompts, cfg.seed))
     render = dict(

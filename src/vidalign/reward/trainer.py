@@ -34,8 +34,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from vidalign.checkpoint import latest_checkpoint
-from vidalign.config import save_config
 from vidalign.errors import VidalignError
 from vidalign.eval.accuracy import accuracy_with_ties, accuracy_without_ties
 from vidalign.reward.builder import build_tiny, from_base
@@ -48,9 +46,11 @@ from vidalign.reward.template import RewardTemplate
 from vidalign.training import (
     batch_indices,
     build_accelerator,
+    checkpoint_to_resume,
     load_checkpoint,
     progress,
     save_checkpoint,
+    save_run_config,
     stop_if_not_finite,
 )
 
@@ -282,21 +282,14 @@ def train_reward(cfg: RewardTrainConfig) -> TrainResult:
     """Train per ``cfg``; see the module docstring for what lands in ``output_dir``."""
     _check_config(cfg)
     run_dir = Path(cfg.output_dir)
-    latest = latest_checkpoint(run_dir)
-    if latest is not None and not cfg.resume:
-        raise TrainSetupError(
-            f"{run_dir} already holds checkpoints ({latest.name}); pass resume=true to continue "
-            "or choose another output_dir"
-        )
+    latest = checkpoint_to_resume(run_dir, resume=cfg.resume, error=TrainSetupError)
     accelerator = build_accelerator(
         mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
     )
     rank, world = accelerator.process_index, accelerator.num_processes
     if cfg.resume and latest is None and accelerator.is_main_process:
         print(f"vidalign: no checkpoint under {run_dir}/checkpoints; starting from step 0")
-    if accelerator.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
+    save_run_config(accelerator, cfg, run_dir)
 
     train_pairs = _load_pairs(cfg.train_data, cfg)
     val_pairs = _load_pairs(cfg.val_data, cfg)
