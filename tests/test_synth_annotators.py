@@ -42,3 +42,15 @@ def test_tunable_and_seeded():
     )
     with pytest.raises(ValueError, match="no target tie rate"):
         annotate({"XX": np.zeros(3)}, seed=0)
+
+
+def test_equal_clips_mostly_tie_at_default_rates():
+    # As in the world's datasets, many pairs have equal oracle scores (both clips flawless).
+    # At the default (paper) tie rates, the annotators call most of those a tie instead of
+    # forcing coin-flip labels on them.
+    rng = np.random.default_rng(3)
+    n = 2000
+    diff = np.where(rng.uniform(size=n) < 0.4, 0.0, rng.normal(scale=0.3, size=n))
+    labels = annotate({"VQ": diff}, seed=0)["VQ"].labels
+    assert (labels[diff == 0] == 0).mean() > 0.65
+    assert (labels[diff != 0] == 0).mean() < 0.4
