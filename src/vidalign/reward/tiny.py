@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 from transformers import PreTrainedTokenizerBase, Qwen2VLConfig
 
 from vidalign.reward.tokenizer import IMAGE_PAD, VIDEO_PAD, VISION_END, VISION_START
@@ -24,6 +25,13 @@ class TinyQwen2VLSpec:
     patch_size: int = field(default=14, metadata={"help": "vision patch side in pixels"})
     temporal_patch_size: int = field(default=2, metadata={"help": "frames per vision patch"})
     merge_size: int = field(default=2, metadata={"help": "spatial merge of patches into tokens"})
+    patch_init: str = field(
+        default="random",
+        metadata={
+            "help": "patch embedding start: random, or highpass (a quarter temporal-difference "
+            "and half spatial high-pass filters, see init_highpass_patch_embed)"
+        },
+    )
 
 
 def _mrope_section(head_dim: int) -> list[int]:
@@ -78,3 +86,42 @@ def tiny_qwen2vl_config(tokenizer: PreTrainedTokenizerBase, spec: TinyQwen2VLSpe
         video_token_id=ids[VIDEO_PAD],
         image_token_id=ids[IMAGE_PAD],
     )
+
+
+PATCH_INITS = ("random", "highpass")
+
+
+def init_highpass_patch_embed(weight: torch.Tensor, *, seed: int = 0) -> None:
+    """Overwrite a Conv3d patch embedding ``(E, C, T, p, p)`` with filters that see defects.
+
+    A from-scratch vision tower starts with random filters, which mostly read a patch's mean
+    colour; noise, blur and blocking live in pixel-level energy, which a linear embedding of
+    64 or more pixels averages away, and a few hundred pairs are not enough to find it.
+    Pre-trained vision towers start from edge and change detectors; this gives a tiny one
+    the same start, at the scale of the random init:
+
+    * the first quarter of the channels keep their random filters (colour and layout);
+    * the second quarter read the change between the patch's frames (``w[:, :, 1] = -w[:, :, 0]``),
+      so a still patch gives them exactly zero;
+    * the rest read spatial high frequencies: random filters minus their 3x3 local mean,
+      made zero-sum per frame and colour, so a flat patch gives them exactly zero.
+    """
+    e, c, t, p, _ = weight.shape
+    g = torch.Generator().manual_seed(seed)
+    scale = float(weight.std())
+    with torch.no_grad():
+        out = weight.clone()
+        q = e // 4
+        if t > 1:
+            r = torch.randn(q, c, p, p, generator=g)
+            out[q : 2 * q] = 0.0
+            out[q : 2 * q, :, 0] = r
+            out[q : 2 * q, :, 1] = -r
+        hp = torch.randn(e - 2 * q, c * t, p, p, generator=g)
+        mean = torch.nn.functional.avg_pool2d(hp, 3, stride=1, padding=1, count_include_pad=False)
+        hp = hp - mean
+        hp = hp - hp.mean(dim=(-2, -1), keepdim=True)  # no response to flat patches
+        out[2 * q :] = hp.view(e - 2 * q, c, t, p, p)
+        for block in (out[q : 2 * q], out[2 * q :]):
+            block.mul_(scale / float(block.std()))
+        weight.copy_(out)
