@@ -95,8 +95,9 @@ def init_highpass_patch_embed(weight: torch.Tensor, *, seed: int = 0) -> None:
     """Overwrite a Conv3d patch embedding ``(E, C, T, p, p)`` with filters that see defects.
 
     A from-scratch vision tower starts with random filters, which mostly read a patch's mean
-    colour; noise, blur and blocking live in pixel-level energy, which a linear embedding of
-    64 or more pixels averages away, and a few hundred pairs are not enough to find it.
+    colour; noise, blur, blocking and jitter live in pixel-level energy, which a linear
+    embedding of a whole patch averages away, and minutes of training on the synthetic world's
+    pairs did not find it (``configs/reward/synth_small.yaml`` records the measurement).
     Pre-trained vision towers start from edge and change detectors; this gives a tiny one
     the same start, at the scale of the random init:
 
