@@ -109,7 +109,7 @@ def init_highpass_patch_embed(weight: torch.Tensor, *, seed: int = 0) -> None:
     """
     e, c, t, p, _ = weight.shape
     g = torch.Generator().manual_seed(seed)
-    scale = float(weight.std())
+    scale = float(weight.detach().std())
     with torch.no_grad():
         out = weight.clone()
         q = e // 4
