@@ -103,7 +103,7 @@ def init_highpass_patch_embed(weight: torch.Tensor, *, seed: int = 0) -> None:
 
     * the first quarter of the channels keep their random filters (colour and layout);
     * the second quarter read the change between the patch's frames (``w[:, :, 1] = -w[:, :, 0]``),
-      so a still patch gives them exactly zero;
+      so a still patch gives them exactly zero (with one frame per patch they stay random);
     * the rest read spatial high frequencies: random filters minus their 3x3 local mean,
       made zero-sum per frame and colour, so a flat patch gives them exactly zero.
     """
