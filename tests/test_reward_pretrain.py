@@ -116,3 +116,19 @@ def test_pretraining_learns_and_the_folder_is_a_reward_base(tmp_path):
     # a second run into the same folder must resume or stop, never overwrite
     with pytest.raises(PretrainSetupError, match="resume"):
         pretrain_vlm(cfg)
+
+
+def test_pretraining_starts_from_the_specs_patch_init(tmp_path):
+    from dataclasses import replace
+
+    from safetensors.torch import load_file
+
+    cfg = VLMPretrainConfig(
+        output_dir=str(tmp_path / "vlm"), tiny=replace(SPEC, patch_init="highpass"),
+        num_clips=8, eval_clips=2, num_prompts=2, steps=1, batch_size=8, lr=0.0,
+        warmup_steps=0, progress=False,
+    )  # fmt: skip
+    weights = load_file(pretrain_vlm(cfg).model_dir / "model.safetensors")
+    w = next(v for k, v in weights.items() if k.endswith("patch_embed.proj.weight"))
+    q = w.shape[0] // 4
+    torch.testing.assert_close(w[q : 2 * q, :, 0], -w[q : 2 * q, :, 1])  # frame-change filters

@@ -18,12 +18,7 @@ from vidalign.errors import VidalignError
 from vidalign.reward.model import VideoRewardModel
 from vidalign.reward.processing import RewardProcessor, SamplingContract
 from vidalign.reward.template import RewardTemplate
-from vidalign.reward.tiny import (
-    PATCH_INITS,
-    TinyQwen2VLSpec,
-    init_highpass_patch_embed,
-    tiny_qwen2vl_config,
-)
+from vidalign.reward.tiny import TinyQwen2VLSpec, build_tiny_backbone
 from vidalign.reward.tokenizer import CHAT_TEMPLATE, add_reward_tokens, build_tiny_tokenizer
 
 
@@ -68,15 +63,9 @@ def build_tiny(
     seed: int = 0,
 ) -> tuple[VideoRewardModel, RewardProcessor]:
     """A from-scratch tiny reward model, its locally trained tokenizer and processor."""
-    if spec.patch_init not in PATCH_INITS:
-        raise ValueError(f"tiny.patch_init must be one of {PATCH_INITS}, got {spec.patch_init!r}")
     tokenizer = build_tiny_tokenizer(corpus, padding_side=padding_side)
     token_ids = add_reward_tokens(tokenizer, template.tokens)
-    config = tiny_qwen2vl_config(tokenizer, spec)
-    torch.manual_seed(seed)
-    backbone = Qwen2VLForConditionalGeneration(config)
-    if spec.patch_init == "highpass":
-        init_highpass_patch_embed(backbone.model.visual.patch_embed.proj.weight, seed=seed)
+    backbone = build_tiny_backbone(tokenizer, spec, seed=seed)
     model = VideoRewardModel(backbone, dims, token_ids, template.token_mode)
     processor = make_processor(tokenizer, spec, contract)
     return model, RewardProcessor(processor, template, contract)

@@ -291,11 +291,9 @@ def _check(cfg: VLMPretrainConfig) -> None:
 
 def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
     """Pre-train per ``cfg`` (module docstring); the model lands in ``output_dir/model``."""
-    from transformers import Qwen2VLForConditionalGeneration
-
     from vidalign.reward.builder import make_processor
     from vidalign.reward.processing import SamplingContract
-    from vidalign.reward.tiny import tiny_qwen2vl_config
+    from vidalign.reward.tiny import build_tiny_backbone
     from vidalign.reward.tokenizer import build_tiny_tokenizer
     from vidalign.synth.prompts import general_prompts
 
@@ -324,8 +322,7 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
     tokenizer = build_tiny_tokenizer(caption_corpus())
     contract = SamplingContract(None, cfg.num_frames, None, None)
     processor = make_processor(tokenizer, cfg.tiny, contract)
-    torch.manual_seed(cfg.seed)
-    model = Qwen2VLForConditionalGeneration(tiny_qwen2vl_config(tokenizer, cfg.tiny))
+    model = build_tiny_backbone(tokenizer, cfg.tiny, seed=cfg.seed)
     batcher = CaptionBatcher(processor, train)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

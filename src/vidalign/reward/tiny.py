@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from transformers import PreTrainedTokenizerBase, Qwen2VLConfig
+from transformers import PreTrainedTokenizerBase, Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
 from vidalign.reward.tokenizer import IMAGE_PAD, VIDEO_PAD, VISION_END, VISION_START
 
@@ -126,3 +126,18 @@ def init_highpass_patch_embed(weight: torch.Tensor, *, seed: int = 0) -> None:
         for block in (out[q : 2 * q], out[2 * q :]):
             block.mul_(scale / float(block.std()))
         weight.copy_(out)
+
+
+def build_tiny_backbone(
+    tokenizer: PreTrainedTokenizerBase, spec: TinyQwen2VLSpec, *, seed: int = 0
+) -> Qwen2VLForConditionalGeneration:
+    """A from-scratch Qwen2-VL of ``spec``'s sizes, its patch embedding started as
+    ``spec.patch_init`` says. Weights are drawn from ``torch.manual_seed(seed)``."""
+    if spec.patch_init not in PATCH_INITS:
+        raise ValueError(f"tiny.patch_init must be one of {PATCH_INITS}, got {spec.patch_init!r}")
+    config = tiny_qwen2vl_config(tokenizer, spec)
+    torch.manual_seed(seed)
+    backbone = Qwen2VLForConditionalGeneration(config)
+    if spec.patch_init == "highpass":
+        init_highpass_patch_embed(backbone.model.visual.patch_embed.proj.weight, seed=seed)
+    return backbone
