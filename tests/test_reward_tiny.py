@@ -1,4 +1,4 @@
-"""The tiny Qwen2-VL spec: the high-pass start of the patch embedding."""
+"""The tiny Qwen2-VL spec: the high-pass and energy starts of the vision tower."""
 
 import pytest
 import torch
@@ -6,7 +6,13 @@ import torch
 from vidalign.reward.builder import build_tiny
 from vidalign.reward.processing import SamplingContract
 from vidalign.reward.template import RewardTemplate
-from vidalign.reward.tiny import TinyQwen2VLSpec, init_highpass_patch_embed
+from vidalign.reward.tiny import (
+    TinyQwen2VLSpec,
+    build_tiny_backbone,
+    init_energy_vision,
+    init_highpass_patch_embed,
+)
+from vidalign.reward.tokenizer import build_tiny_tokenizer
 
 DIMS = ("VQ", "MQ", "TA")
 
@@ -43,3 +49,29 @@ def test_spec_option_reaches_the_model_and_is_checked():
         build_tiny(
             dims=DIMS, spec=TinyQwen2VLSpec(patch_init="gabor"), contract=contract, template=tpl
         )
+
+
+def test_energy_start_writes_filter_magnitudes_into_reserved_channels():
+    spec = TinyQwen2VLSpec(patch_size=4, vision_embed_dim=32, patch_init="energy")
+    visual = build_tiny_backbone(build_tiny_tokenizer([]), spec).model.visual
+    q = 8
+    w = visual.patch_embed.proj.weight.detach()
+    assert w[3 * q :].abs().max() == 0  # reserved channels start empty
+    torch.testing.assert_close(w[q : 2 * q, :, 0], -w[q : 2 * q, :, 1])  # frame change
+    assert float(w[2 * q : 3 * q].sum(dim=(-2, -1)).abs().max()) < 1e-5  # zero-sum high-pass
+
+    x = torch.randn(5, 4 * q, generator=torch.Generator().manual_seed(0))
+    out = visual.blocks[0].mlp(x).detach()
+    signed = x[:, q : 3 * q]
+    magnitude = signed * torch.tanh(1.702 / 2 * signed)  # QuickGELU(x) + QuickGELU(-x)
+    torch.testing.assert_close(out[:, 3 * q :], magnitude.view(5, q, 2).sum(-1))
+    # the energies of opposite inputs are equal: they measure size, not sign
+    torch.testing.assert_close(out[:, 3 * q :], visual.blocks[0].mlp(-x).detach()[:, 3 * q :])
+
+
+def test_energy_start_checks_the_tower_shape():
+    spec = TinyQwen2VLSpec(patch_size=4, vision_embed_dim=32)
+    visual = build_tiny_backbone(build_tiny_tokenizer([]), spec).model.visual
+    visual.blocks[0].mlp.fc1 = torch.nn.Linear(32, 16)
+    with pytest.raises(ValueError, match="energy start"):
+        init_energy_vision(visual)
