@@ -40,8 +40,10 @@ def test_rendered_captions_follow_the_defect_rate():
     assert all(c.defects == [] and c.caption.endswith(". clean.") for c in clean)
     assert clean[1].prompt == PROMPTS[1] and clean[2].prompt == PROMPTS[0]
     assert clean[0].frames.dtype == torch.uint8 and clean[0].frames.shape == (8, 3, 32, 32)
+    assert all(c.severities == [0.0] * len(DEFECT_WORDS) for c in clean)
     broken = render_captioned(PROMPTS, 4, defect_rate=1.0, **kw)
     assert all(c.defects == list(DEFECT_WORDS.values()) for c in broken)
+    assert all(0.5 <= v <= 1.0 for c in broken for v in c.severities)
     # the same layout seed, so the difference is the defects alone
     assert not torch.equal(clean[0].frames, broken[0].frames)
     again = render_captioned(PROMPTS, 4, defect_rate=1.0, **kw)
@@ -76,6 +78,8 @@ def test_config_errors_are_named(tmp_path):
         pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), num_clips=2, batch_size=4))
     with pytest.raises(PretrainSetupError, match="defect_rate"):
         pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), defect_rate=1.5))
+    with pytest.raises(PretrainSetupError, match="not both 0"):
+        pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), caption_weight=0.0))
 
 
 @pytest.mark.slow
@@ -132,3 +136,29 @@ def test_pretraining_starts_from_the_specs_patch_init(tmp_path):
     w = next(v for k, v in weights.items() if k.endswith("patch_embed.proj.weight"))
     q = w.shape[0] // 4
     torch.testing.assert_close(w[q : 2 * q, :, 0], -w[q : 2 * q, :, 1])  # frame-change filters
+
+
+def test_vision_only_pretraining_learns_severities_and_leaves_the_language_model(tmp_path):
+    from dataclasses import replace
+
+    from transformers import Qwen2VLForConditionalGeneration
+
+    from vidalign.reward.tiny import build_tiny_backbone
+    from vidalign.reward.tokenizer import build_tiny_tokenizer
+
+    spec = replace(SPEC, patch_size=4, patch_init="energy")
+    cfg = VLMPretrainConfig(
+        output_dir=str(tmp_path / "vlm"), tiny=spec, num_clips=16, eval_clips=16,
+        num_prompts=4, defect_rate=0.5, steps=60, batch_size=16, lr=3e-3, warmup_steps=5,
+        caption_weight=0.0, severity_weight=1.0, save_every=0, progress=False,
+    )  # fmt: skip
+    result = pretrain_vlm(cfg)
+    first, last = sum(result.losses[:5]) / 5, sum(result.losses[-5:]) / 5
+    assert last < 0.5 * first, (first, last)  # the same 16 clips every step: it must fit them
+    assert set(result.metrics) == {"steps"} | {f"severity_corr/{m}" for m in DEFECT_WORDS}
+    saved = Qwen2VLForConditionalGeneration.from_pretrained(result.model_dir).state_dict()
+    start = build_tiny_backbone(build_tiny_tokenizer(caption_corpus()), spec).state_dict()
+    assert saved.keys() == start.keys()
+    frozen = [k for k in saved if not k.startswith("model.visual.")]
+    assert frozen and all(torch.equal(saved[k], start[k]) for k in frozen)
+    assert any(not torch.equal(saved[k], start[k]) for k in saved if k.startswith("model.visual."))

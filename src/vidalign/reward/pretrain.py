@@ -9,15 +9,22 @@ caption them, the scene's prompt and then the defects it shows::
     a large red circle moves left on a black background. grainy, jittery.
     a small blue square bounces on a gray background. clean.
 
-Captions only name what the renderer drew (text failures are never applied, so the prompt is
-the truth); the stage never sees preference labels, annotators or oracle scores. It writes an
-ordinary Qwen2-VL folder (weights, processor, tokenizer, chat template) that
-``vidalign reward train base_model=FOLDER`` fine-tunes like a released checkpoint.
+A second objective (``severity_weight``) teaches the vision tower to measure defects
+directly, the way vision encoders are pre-trained on image-quality data: a linear head on the
+mean of a clip's merged vision tokens regresses the severity of each defect mode (MSE); the
+head is dropped when the model is saved. With ``caption_weight: 0`` only the tower and that
+head are trained and the language model is not run.
 
-Held-out clips give teacher-forced token accuracy on the scene words and on the defect words
-(``metrics.json``), the check that the model learned to see before it is used. Measured on
-the demo's reward data, starting from this model has not yet lifted preference accuracy above
-what a from-scratch model reaches (README, "Status"), so the demo does not use it.
+Captions and severities only describe what the renderer drew (text failures are never
+applied, so the prompt is the truth); the stage never sees preference labels, annotators or
+oracle scores. It writes an ordinary Qwen2-VL folder (weights, processor, tokenizer, chat
+template) that ``vidalign reward train base_model=FOLDER`` fine-tunes like a released
+checkpoint.
+
+Held-out clips give teacher-forced token accuracy on the scene words and on the defect words,
+and the correlation of predicted and true severity per mode (``metrics.json``): the check
+that the model learned to see before it is used. Which objectives help the reward model is
+measured in ``configs/reward/synth_vlm.yaml``.
 """
 
 from __future__ import annotations
@@ -86,6 +93,14 @@ class VLMPretrainConfig:
     min_severity: float = field(
         default=0.2, metadata={"help": "severities are drawn uniformly from [min, 1]"}
     )
+    caption_weight: float = field(
+        default=1.0,
+        metadata={"help": "weight of the caption loss (0: the language model is not run)"},
+    )
+    severity_weight: float = field(
+        default=0.0,
+        metadata={"help": "weight of the vision tower's defect-severity regression loss"},
+    )
     steps: int = field(default=1500, metadata={"help": "optimizer steps"})
     batch_size: int = field(default=16, metadata={"help": "clips per step (all processes)"})
     lr: float = field(default=1e-3, metadata={"help": "AdamW peak learning rate"})
@@ -119,6 +134,8 @@ class CaptionedClip:
     frames: Tensor
     prompt: str
     defects: list[str]
+    severities: list[float] = field(default_factory=list)
+    """Severity of each mode of ``DEFECT_WORDS``, in its order (0 where it did not strike)."""
 
     @property
     def caption(self) -> str:
@@ -162,7 +179,8 @@ def render_captioned(
             num_frames=num_frames,
         )
         words = [w for m, w in DEFECT_WORDS.items() if sev[m] > 0]
-        out.append(CaptionedClip(torch.as_tensor(frames), prompt, words))
+        levels = [sev[m] for m in DEFECT_WORDS]
+        out.append(CaptionedClip(torch.as_tensor(frames), prompt, words, levels))
     return out
 
 
@@ -275,6 +293,68 @@ def caption_accuracy(model, batcher: CaptionBatcher, batch_size: int = 32) -> di
     return {f"accuracy/{k}": h / max(n, 1) for k, (h, n) in hits.items()}
 
 
+class SeverityHead(torch.nn.Module):
+    """The pre-training model: a Qwen2-VL (``vlm``, saved at the end) and a linear head
+    (``head``, dropped) that predicts each defect mode's severity from the mean of a clip's
+    merged vision tokens, so the tower is taught to measure defects directly."""
+
+    def __init__(self, vlm: torch.nn.Module, n_modes: int) -> None:
+        super().__init__()
+        self.vlm = vlm
+        self.head = torch.nn.Linear(vlm.model.visual.merger.mlp[-1].out_features, n_modes)
+        self.merge = int(vlm.config.vision_config.spatial_merge_size) ** 2
+
+    def severities(self, merged: Tensor, grid_thw: Tensor) -> Tensor:
+        """(B, modes) predictions from the tower's merged tokens of B clips."""
+        counts = (grid_thw.prod(-1) // self.merge).tolist()
+        return self.head(torch.stack([t.mean(0) for t in torch.split(merged, counts)]))
+
+    def forward(
+        self, inputs: dict[str, Tensor], *, caption_weight: float
+    ) -> tuple[Tensor | None, Tensor]:
+        """Caption loss (None when ``caption_weight`` is 0) and severity predictions."""
+        merged: list[Tensor] = []
+        visual = self.vlm.model.visual
+
+        def keep(_module, _args, out) -> None:
+            merged.append(out.pooler_output if hasattr(out, "pooler_output") else out)
+
+        grid = inputs["video_grid_thw"]
+        handle = visual.register_forward_hook(keep)
+        try:
+            if caption_weight > 0:
+                loss = self.vlm(**inputs, use_cache=False).loss
+            else:
+                loss = None
+                visual(inputs["pixel_values_videos"], grid_thw=grid)
+        finally:
+            handle.remove()
+        return loss, self.severities(merged[0], grid)
+
+
+@torch.no_grad()
+def severity_correlation(net: SeverityHead, batcher: CaptionBatcher, batch_size: int = 32):
+    """Held-out Pearson correlation of predicted and true severity, per defect mode."""
+    preds, truth = [], []
+    was_training = net.training
+    net.eval()
+    device = next(net.parameters()).device
+    for start in range(0, len(batcher.clips), batch_size):
+        idx = list(range(start, min(start + batch_size, len(batcher.clips))))
+        inputs, _ = batcher.batch(idx)
+        inputs = {k: v.to(device) for k, v in inputs.items() if k != "labels"}
+        preds.append(net(inputs, caption_weight=0.0)[1].cpu())
+        truth.append(torch.tensor([batcher.clips[i].severities for i in idx]))
+    net.train(was_training)
+    p, t = torch.cat(preds), torch.cat(truth)
+    out = {}
+    for j, mode in enumerate(DEFECT_WORDS):
+        pc, tc = p[:, j] - p[:, j].mean(), t[:, j] - t[:, j].mean()
+        denom = float(pc.norm() * tc.norm())
+        out[f"severity_corr/{mode}"] = float(pc @ tc) / denom if denom > 0 else 0.0
+    return out
+
+
 def _check(cfg: VLMPretrainConfig) -> None:
     if cfg.num_clips < cfg.batch_size:
         raise PretrainSetupError(
@@ -284,6 +364,15 @@ def _check(cfg: VLMPretrainConfig) -> None:
         raise PretrainSetupError(
             f"defect_rate must be in [0, 1] and min_severity in (0, 1], got "
             f"{cfg.defect_rate} and {cfg.min_severity}"
+        )
+    if (
+        cfg.caption_weight < 0
+        or cfg.severity_weight < 0
+        or (cfg.caption_weight == 0 and cfg.severity_weight == 0)
+    ):
+        raise PretrainSetupError(
+            f"caption_weight and severity_weight must be >= 0 and not both 0, got "
+            f"{cfg.caption_weight} and {cfg.severity_weight}"
         )
     if cfg.steps < 1:
         raise PretrainSetupError(f"steps must be >= 1, got {cfg.steps}")
@@ -322,10 +411,14 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
     tokenizer = build_tiny_tokenizer(caption_corpus())
     contract = SamplingContract(None, cfg.num_frames, None, None)
     processor = make_processor(tokenizer, cfg.tiny, contract)
-    model = build_tiny_backbone(tokenizer, cfg.tiny, seed=cfg.seed)
+    model = SeverityHead(build_tiny_backbone(tokenizer, cfg.tiny, seed=cfg.seed), len(DEFECT_WORDS))
+    if cfg.caption_weight == 0:  # only the tower and the head learn; nothing else is run
+        for name, p in model.vlm.named_parameters():
+            p.requires_grad_(name.startswith("model.visual."))
     batcher = CaptionBatcher(processor, train)
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
         lambda s: warmup_cosine(
@@ -346,13 +439,17 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
         )
         inputs, _ = batcher.batch(list(idx))
         inputs = {k: v.to(accelerator.device) for k, v in inputs.items()}
-        loss = model(**inputs, use_cache=False).loss
+        target = torch.tensor([train[i].severities for i in idx], device=accelerator.device)
+        caption_loss, predicted = model(inputs, caption_weight=cfg.caption_weight)
+        loss = cfg.severity_weight * torch.nn.functional.mse_loss(predicted, target)
+        if caption_loss is not None:
+            loss = loss + cfg.caption_weight * caption_loss
         stop_if_not_finite(loss, step=step, run_dir=run_dir, model=model, optimizer=optimizer,
                            scheduler=scheduler)  # fmt: skip
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         if cfg.max_grad_norm > 0:
-            accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            accelerator.clip_grad_norm_(trainable, cfg.max_grad_norm)
         optimizer.step()
         scheduler.step()
         done = step + 1
@@ -374,18 +471,20 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
     model_dir = run_dir / "model"
     metrics: dict[str, float] = {}
     if accelerator.is_main_process:
-        final = accelerator.unwrap_model(model)
-        metrics = caption_accuracy(final, CaptionBatcher(processor, held))
+        net = accelerator.unwrap_model(model)
+        final = net.vlm
+        held_batches = CaptionBatcher(processor, held)
+        if cfg.caption_weight > 0:
+            metrics.update(caption_accuracy(final, held_batches))
+        if cfg.severity_weight > 0:
+            metrics.update(severity_correlation(net, held_batches))
         metrics["steps"] = cfg.steps
         with atomic_dir(model_dir) as tmp:
             final.save_pretrained(tmp, safe_serialization=True)
             processor.save_pretrained(tmp)
             (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        print(
-            f"vlm: {model_dir} (held-out caption accuracy: scene words "
-            f"{100 * metrics['accuracy/scene']:.1f}%, defect words "
-            f"{100 * metrics['accuracy/defects']:.1f}%)"
-        )
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in metrics.items() if k != "steps")
+        print(f"vlm: {model_dir} (held out: {shown})")
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return VLMPretrainResult(model_dir, losses, metrics)
