@@ -47,6 +47,13 @@ class DemoConfig:
     seed: int = field(default=0, metadata={"help": "seed of every stage"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
     dataset: DatasetStage = field(default_factory=DatasetStage)
+    vlm: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "overrides of VLMPretrainConfig; empty: no base VLM, the reward model "
+            "starts from scratch"
+        },
+    )
     reward: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "overrides of RewardTrainConfig"}
     )

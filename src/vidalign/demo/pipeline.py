@@ -3,7 +3,10 @@
 Stages (each cached under ``<out>/<stage>/``, see ``vidalign.demo.stages``):
 
 1. ``dataset``      preference pairs from the twelve synthetic generators (Table 1);
-2. ``reward``       VideoReward (Qwen2-VL, BTT, separate tokens) on the train split;
+   ``vlm``          (when the recipe has a ``vlm`` section) the base VLM, a tiny Qwen2-VL
+                    whose vision tower is pre-trained to measure defects on rendered clips;
+2. ``reward``       VideoReward (Qwen2-VL, BTT, separate tokens) on the train split, from
+                    the base VLM when there is one;
 3. ``reward_eval``  its accuracy with and without ties against Random and the oracle (Table 2);
 4. ``policy``       the base generator, pre-trained on the synthetic generators' clips;
 5. ``pairs``        on-policy pairs: base samples scored by the reward model, VQ:MQ:TA = 1:1:1;
@@ -69,6 +72,17 @@ def _dataset_stage(cfg: DemoConfig) -> Stage:
     return Stage("dataset", run, {"dataset": vars(d), "seed": cfg.seed}, [], _est(cfg, "dataset"))
 
 
+def _vlm_stage(cfg: DemoConfig) -> Stage:
+    def run(folder: Path) -> dict[str, Any]:
+        from vidalign.reward.pretrain import VLMPretrainConfig, pretrain_vlm
+
+        data = {**cfg.vlm, "output_dir": str(folder / "run"), "seed": cfg.seed}
+        result = pretrain_vlm(config_from_dict(VLMPretrainConfig, data, where="demo vlm"))
+        return {"model_dir": str(result.model_dir), "metrics": result.metrics}
+
+    return Stage("vlm", run, {"vlm": cfg.vlm, "seed": cfg.seed}, [], _est(cfg, "vlm"))
+
+
 def _reward_stage(cfg: DemoConfig, out: Path) -> Stage:
     ds = out / "dataset"
 
@@ -83,10 +97,13 @@ def _reward_stage(cfg: DemoConfig, out: Path) -> Stage:
             "output_dir": str(folder / "run"),
             "seed": cfg.seed,
         }
+        if cfg.vlm:
+            data["base_model"] = stage_summary(out, "vlm")["model_dir"]
         result = train_reward(config_from_dict(RewardTrainConfig, data, where="demo reward"))
         return {"model_dir": str(result.model_dir), "last_eval": result.last_eval}
 
-    return Stage("reward", run, {"reward": cfg.reward, "seed": cfg.seed}, ["dataset"],
+    needs = ["dataset", "vlm"] if cfg.vlm else ["dataset"]
+    return Stage("reward", run, {"reward": cfg.reward, "seed": cfg.seed}, needs,
                  _est(cfg, "reward"))  # fmt: skip
 
 
@@ -256,6 +273,7 @@ def build_stages(cfg: DemoConfig, out: Path) -> list[Stage]:
         raise ValueError(f"demo recipe: align section lacks {missing}")
     stages = [
         _dataset_stage(cfg),
+        *([_vlm_stage(cfg)] if cfg.vlm else []),
         _reward_stage(cfg, out),
         _reward_eval_stage(cfg, out),
         _policy_stage(cfg),
