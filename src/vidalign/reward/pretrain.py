@@ -269,17 +269,27 @@ class CaptionBatcher:
         return inputs, dmask
 
 
+def _eval_batches(model: torch.nn.Module, batcher: CaptionBatcher, batch_size: int):
+    """``(clip indices, inputs on the model's device, defect mask)`` over all of the
+    batcher's clips, with the model in eval mode meanwhile."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        for start in range(0, len(batcher.clips), batch_size):
+            idx = list(range(start, min(start + batch_size, len(batcher.clips))))
+            inputs, dmask = batcher.batch(idx)
+            yield idx, {k: v.to(device) for k, v in inputs.items()}, dmask
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def caption_accuracy(model, batcher: CaptionBatcher, batch_size: int = 32) -> dict[str, float]:
     """Teacher-forced next-token accuracy on the scene words and on the defect words."""
     hits = {"scene": [0, 0], "defects": [0, 0]}
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    for start in range(0, len(batcher.clips), batch_size):
-        idx = list(range(start, min(start + batch_size, len(batcher.clips))))
-        inputs, dmask = batcher.batch(idx)
-        inputs = {k: v.to(device) for k, v in inputs.items()}
+    for _, inputs, dmask in _eval_batches(model, batcher, batch_size):
+        device = inputs["input_ids"].device
         labels = inputs.pop("labels")
         logits = model(**inputs, use_cache=False).logits
         pred = logits[:, :-1].argmax(-1)
@@ -289,7 +299,6 @@ def caption_accuracy(model, batcher: CaptionBatcher, batch_size: int = 32) -> di
         for key, mask in (("scene", valid & ~dm), ("defects", valid & dm)):
             hits[key][0] += int(right[mask].sum())
             hits[key][1] += int(mask.sum())
-    model.train(was_training)
     return {f"accuracy/{k}": h / max(n, 1) for k, (h, n) in hits.items()}
 
 
@@ -336,16 +345,9 @@ class SeverityHead(torch.nn.Module):
 def severity_correlation(net: SeverityHead, batcher: CaptionBatcher, batch_size: int = 32):
     """Held-out Pearson correlation of predicted and true severity, per defect mode."""
     preds, truth = [], []
-    was_training = net.training
-    net.eval()
-    device = next(net.parameters()).device
-    for start in range(0, len(batcher.clips), batch_size):
-        idx = list(range(start, min(start + batch_size, len(batcher.clips))))
-        inputs, _ = batcher.batch(idx)
-        inputs = {k: v.to(device) for k, v in inputs.items() if k != "labels"}
+    for idx, inputs, _ in _eval_batches(net, batcher, batch_size):
         preds.append(net(inputs, caption_weight=0.0)[1].cpu())
         truth.append(torch.tensor([batcher.clips[i].severities for i in idx]))
-    net.train(was_training)
     p, t = torch.cat(preds), torch.cat(truth)
     out = {}
     for j, mode in enumerate(DEFECT_WORDS):
