@@ -1,4 +1,4 @@
-"""A base VLM for the synthetic world: a tiny Qwen2-VL pre-trained to describe clips.
+"""A base VLM for the synthetic world: a tiny Qwen2-VL taught to see clips and their defects.
 
 The paper fine-tunes Qwen2-VL-2B, which web-scale pre-training has already taught to see
 colours, shapes, motion, grain and blur. A tiny Qwen2-VL built from scratch sees nothing. This
@@ -302,7 +302,7 @@ def caption_accuracy(model, batcher: CaptionBatcher, batch_size: int = 32) -> di
     return {f"accuracy/{k}": h / max(n, 1) for k, (h, n) in hits.items()}
 
 
-class SeverityHead(torch.nn.Module):
+class VLMPretrainModel(torch.nn.Module):
     """The pre-training model: a Qwen2-VL (``vlm``, saved at the end) and a linear head
     (``head``, dropped) that predicts each defect mode's severity from the mean of a clip's
     merged vision tokens, so the tower is taught to measure defects directly."""
@@ -342,7 +342,9 @@ class SeverityHead(torch.nn.Module):
 
 
 @torch.no_grad()
-def severity_correlation(net: SeverityHead, batcher: CaptionBatcher, batch_size: int = 32):
+def severity_correlation(
+    net: VLMPretrainModel, batcher: CaptionBatcher, batch_size: int = 32
+) -> dict[str, float]:
     """Held-out Pearson correlation of predicted and true severity, per defect mode."""
     preds, truth = [], []
     for idx, inputs, _ in _eval_batches(net, batcher, batch_size):
@@ -413,7 +415,9 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
     tokenizer = build_tiny_tokenizer(caption_corpus())
     contract = SamplingContract(None, cfg.num_frames, None, None)
     processor = make_processor(tokenizer, cfg.tiny, contract)
-    model = SeverityHead(build_tiny_backbone(tokenizer, cfg.tiny, seed=cfg.seed), len(DEFECT_WORDS))
+    model = VLMPretrainModel(
+        build_tiny_backbone(tokenizer, cfg.tiny, seed=cfg.seed), len(DEFECT_WORDS)
+    )
     if cfg.caption_weight == 0:  # only the tower and the head learn; nothing else is run
         for name, p in model.vlm.named_parameters():
             p.requires_grad_(name.startswith("model.visual."))
