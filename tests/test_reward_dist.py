@@ -45,11 +45,14 @@ def test_two_processes_match_one(tmp_path):
     assert a.keys() == b.keys()
     init = load_file(tmp_path / "one" / "init" / "head.safetensors")["weight"]
     assert not torch.equal(a["head.weight"], init)  # it trained
-    # Gloo sums gradients in another order than one process does; Adam turns that float
-    # noise into visible steps only where a gradient is ~eps, so compare element shares.
+    # Gloo sums gradients in another order than one process does. Adam's first steps are
+    # about lr * sign(grad), so where a gradient cancels to float noise its sign, and that
+    # element's step, can differ: compare the share of elements that moved apart, and bound
+    # the rest by the most three steps of opposite sign can do (2 * 3 * lr).
     diff = torch.cat([(a[k] - b[k]).abs().flatten() for k in a])
     assert (diff > 1e-5).float().mean() < 1e-3  # a different global batch moves most elements
-    assert diff.max() < 0.5 * 1e-3  # below one Adam step of lr = 1e-3
+    assert diff.mean() < 1e-6
+    assert diff.max() <= 2 * 3 * 1e-3 + 1e-6
     sa = json.loads((tmp_path / "one" / "model" / "vidalign_reward.json").read_text())
     sb = json.loads((tmp_path / "two" / "model" / "vidalign_reward.json").read_text())
     for d, st in sa["normalization"].items():
