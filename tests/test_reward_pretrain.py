@@ -9,9 +9,11 @@ import torch
 from vidalign.reward.pretrain import (
     CLEAN_WORD,
     DEFECT_WORDS,
+    TEXT_FAILURES,
     CaptionBatcher,
     PretrainSetupError,
     VLMPretrainConfig,
+    alignment_text,
     caption,
     caption_corpus,
     pretrain_vlm,
@@ -50,6 +52,45 @@ def test_rendered_captions_follow_the_defect_rate():
     assert all(torch.equal(a.frames, b.frames) for a, b in zip(broken, again))
 
 
+def test_text_failures_strike_only_when_asked_and_leave_other_clips_alone():
+    kw = dict(seed=0, size=32, num_frames=8, defect_rate=0.5, min_severity=0.5)
+    before = render_captioned(PROMPTS, 4, **kw)
+    none = render_captioned(PROMPTS, 4, text_defect_rate=0.0, **kw)
+    assert all(torch.equal(a.frames, b.frames) for a, b in zip(before, none))
+    assert all(c.text_severities == [0.0] * len(TEXT_FAILURES) for c in none)
+    every = render_captioned(PROMPTS, 4, text_defect_rate=1.0, **dict(kw, defect_rate=0.0))
+    assert all(0.5 <= v <= 1.0 for c in every for v in c.text_severities)
+    clean = render_captioned(PROMPTS, 4, **dict(kw, defect_rate=0.0))
+    assert all(not torch.equal(a.frames, b.frames) for a, b in zip(clean, every))
+
+
+def _batcher(clips):
+    from vidalign.reward.builder import make_processor
+    from vidalign.reward.processing import SamplingContract
+    from vidalign.reward.tokenizer import build_tiny_tokenizer
+
+    tok = build_tiny_tokenizer(caption_corpus())
+    processor = make_processor(tok, SPEC, SamplingContract(None, 8, None, None))
+    return CaptionBatcher(processor, clips), tok
+
+
+def test_alignment_batches_end_with_the_description_and_read_its_last_token():
+    clips = render_captioned(
+        PROMPTS, 2, seed=1, size=32, num_frames=8, defect_rate=0.0, min_severity=0.5
+    )
+    batcher, tok = _batcher(clips)
+    inputs, last = batcher.alignment_batch([0, 1])
+    ids = inputs["input_ids"]
+    for row, clip in enumerate(clips):
+        assert int(inputs["attention_mask"][row].sum()) == int(last[row]) + 1
+        kept = ids[row, : int(last[row]) + 1]
+        after_video = kept[(kept == batcher.video_token_id).nonzero().max() + 1 :]
+        assert tok.decode(after_video).endswith(alignment_text(clip.prompt))
+        assert tok.decode(kept[-1:]) == "?"
+    assert int((ids == batcher.video_token_id).sum(dim=1)[0]) == 16
+    assert "labels" not in inputs and inputs["video_grid_thw"].shape == (2, 3)
+
+
 def test_caption_batches_put_the_loss_on_the_caption_only():
     from vidalign.reward.builder import make_processor
     from vidalign.reward.processing import SamplingContract
@@ -78,7 +119,11 @@ def test_config_errors_are_named(tmp_path):
         pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), num_clips=2, batch_size=4))
     with pytest.raises(PretrainSetupError, match="defect_rate"):
         pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), defect_rate=1.5))
-    with pytest.raises(PretrainSetupError, match="not both 0"):
+    with pytest.raises(PretrainSetupError, match="needs text_defect_rate"):
+        pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), alignment_weight=1.0))
+    with pytest.raises(PretrainSetupError, match="no longer its caption"):
+        pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), text_defect_rate=0.5))
+    with pytest.raises(PretrainSetupError, match="not all 0"):
         pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), caption_weight=0.0))
 
 
@@ -162,3 +207,40 @@ def test_vision_only_pretraining_learns_severities_and_leaves_the_language_model
     frozen = [k for k in saved if not k.startswith("model.visual.")]
     assert frozen and all(torch.equal(saved[k], start[k]) for k in frozen)
     assert any(not torch.equal(saved[k], start[k]) for k in saved if k.startswith("model.visual."))
+
+
+def test_alignment_pretraining_learns_and_keeps_the_lm_head(tmp_path):
+    from dataclasses import replace
+
+    from transformers import Qwen2VLForConditionalGeneration
+
+    from vidalign.reward.tiny import build_tiny_backbone
+    from vidalign.reward.tokenizer import build_tiny_tokenizer
+
+    cfg = VLMPretrainConfig(
+        output_dir=str(tmp_path / "vlm"), tiny=SPEC, num_clips=16, eval_clips=8,
+        num_prompts=4, defect_rate=0.0, text_defect_rate=0.5, steps=60, batch_size=16,
+        lr=3e-3, warmup_steps=5, caption_weight=0.0, severity_weight=0.0,
+        alignment_weight=1.0, save_every=0, progress=False,
+    )  # fmt: skip
+    result = pretrain_vlm(cfg)
+    first, last = sum(result.losses[:5]) / 5, sum(result.losses[-5:]) / 5
+    assert last < 0.5 * first, (first, last)  # the same 16 clips every step: it must fit them
+    assert {f"alignment_corr/{m}" for m in TEXT_FAILURES} <= set(result.metrics)
+    saved = Qwen2VLForConditionalGeneration.from_pretrained(result.model_dir).state_dict()
+    start = build_tiny_backbone(build_tiny_tokenizer(caption_corpus()), SPEC).state_dict()
+    assert torch.equal(saved["lm_head.weight"], start["lm_head.weight"])  # no loss reaches it
+    lm = [k for k in saved if k.startswith("model.language_model.layers.")]
+    assert lm and any(not torch.equal(saved[k], start[k]) for k in lm)
+
+    # a next stage starts from that folder (tokenizer and processor included)
+    again = replace(cfg, output_dir=str(tmp_path / "next"), init_model=str(result.model_dir))
+    again = replace(again, steps=1, lr=0.0, warmup_steps=0, tiny=replace(SPEC, hidden_size=64))
+    second = pretrain_vlm(again).model_dir
+    after = Qwen2VLForConditionalGeneration.from_pretrained(second).state_dict()
+    assert after.keys() == saved.keys() and all(torch.equal(after[k], saved[k]) for k in saved)
+    assert (second / "tokenizer.json").read_text() == (
+        result.model_dir / "tokenizer.json"
+    ).read_text()
+    with pytest.raises(PretrainSetupError, match=r"no config\.json"):
+        pretrain_vlm(replace(again, output_dir=str(tmp_path / "x"), init_model=str(tmp_path)))

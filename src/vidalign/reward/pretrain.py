@@ -15,9 +15,20 @@ mean of a clip's merged vision tokens regresses the severity of each defect mode
 head is dropped when the model is saved. With ``caption_weight: 0`` only the tower and that
 head are trained and the language model is not run.
 
-Captions and severities only describe what the renderer drew (text failures are never
-applied, so the prompt is the truth); the stage never sees preference labels, annotators or
-oracle scores. It writes an ordinary Qwen2-VL folder (weights, processor, tokenizer, chat
+A third objective (``alignment_weight``) teaches the language model to check a description
+against a clip, the image-text matching of VLM pre-training: clips are rendered with the
+world's text failures too (wrong colour, wrong shape, wrong motion, missing object, each
+striking with ``text_defect_rate``), the model reads the clip and then::
+
+    Description: "a large red circle moves left on a black background"
+    How closely does the clip depict that description?
+
+and a linear head on the hidden state of that last token regresses each text failure's
+severity (MSE; dropped at save). With text failures the prompt is no longer a true caption,
+so this objective and captions exclude each other.
+
+Captions and severities only describe what the renderer drew; the stage never sees preference
+labels, annotators or oracle scores. It writes an ordinary Qwen2-VL folder (weights, processor, tokenizer, chat
 template) that ``vidalign reward train base_model=FOLDER`` fine-tunes like a released
 checkpoint.
 
@@ -68,6 +79,18 @@ DEFECT_WORDS: dict[str, str] = {
 
 CLEAN_WORD = "clean"
 INSTRUCTION = "Describe the video."
+TEXT_FAILURES: tuple[str, ...] = ("wrong_colour", "wrong_shape", "wrong_motion", "missing_object")
+"""The world's text-alignment (TA) failure modes, the targets of the alignment objective."""
+
+
+def alignment_text(prompt: str) -> str:
+    """The text the alignment objective reads after the clip; the head reads its last token.
+
+    It is the description line and the TA question of the built-in reward template, so a
+    reward model fine-tuned from this base finds the same text before its TA token."""
+    from vidalign.reward.template import DIM_QUESTIONS
+
+    return f'Description: "{prompt}"\n{DIM_QUESTIONS["TA"]}'
 
 
 class PretrainSetupError(VidalignError):
@@ -81,6 +104,13 @@ class VLMPretrainConfig:
     output_dir: str = field(default="runs/vlm_synth", metadata={"help": "run folder"})
     tiny: TinyQwen2VLSpec = field(
         default_factory=TinyQwen2VLSpec, metadata={"help": "tiny model sizes"}
+    )
+    init_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "start from this base VLM folder (an earlier stage's output_dir/model, "
+            "with its tokenizer and processor) instead of a fresh model; tiny is then unused"
+        },
     )
     num_clips: int = field(default=4096, metadata={"help": "training clips rendered"})
     eval_clips: int = field(default=256, metadata={"help": "held-out clips for metrics.json"})
@@ -100,6 +130,18 @@ class VLMPretrainConfig:
     severity_weight: float = field(
         default=0.0,
         metadata={"help": "weight of the vision tower's defect-severity regression loss"},
+    )
+    alignment_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "weight of the description-vs-clip loss: the language model reads a clip "
+            "and its prompt and regresses each text failure's severity (needs "
+            "text_defect_rate > 0 and caption_weight 0)"
+        },
+    )
+    text_defect_rate: float = field(
+        default=0.0,
+        metadata={"help": "chance that each text failure mode strikes a clip"},
     )
     steps: int = field(default=1500, metadata={"help": "optimizer steps"})
     batch_size: int = field(default=16, metadata={"help": "clips per step (all processes)"})
@@ -136,6 +178,8 @@ class CaptionedClip:
     defects: list[str]
     severities: list[float] = field(default_factory=list)
     """Severity of each mode of ``DEFECT_WORDS``, in its order (0 where it did not strike)."""
+    text_severities: list[float] = field(default_factory=list)
+    """Severity of each mode of ``TEXT_FAILURES``, in its order (0 where it did not strike)."""
 
     @property
     def caption(self) -> str:
@@ -156,9 +200,12 @@ def render_captioned(
     num_frames: int,
     defect_rate: float,
     min_severity: float,
+    text_defect_rate: float = 0.0,
     progress_bar: bool = False,
 ) -> list[CaptionedClip]:
-    """``n`` clips, clip i of ``prompts[i % len]``, each defect mode striking at random."""
+    """``n`` clips, clip i of ``prompts[i % len]``, each defect mode striking at random
+    (visual and motion modes with ``defect_rate``, text failures with ``text_defect_rate``;
+    with the latter 0 no random numbers are drawn for them, so the clips stay the same)."""
     from vidalign.synth.degrade import FAILURE_MODES, render_with_failures
     from vidalign.synth.prompts import parse_prompt
 
@@ -170,6 +217,11 @@ def render_captioned(
             strikes = rng.uniform() < defect_rate
             level = rng.uniform(min_severity, 1.0)
             sev[mode] = float(level) if strikes else 0.0
+        if text_defect_rate > 0:
+            for mode in TEXT_FAILURES:
+                strikes = rng.uniform() < text_defect_rate
+                level = rng.uniform(min_severity, 1.0)
+                sev[mode] = float(level) if strikes else 0.0
         prompt = prompts[i % len(prompts)]
         frames = render_with_failures(
             parse_prompt(prompt),
@@ -180,7 +232,8 @@ def render_captioned(
         )
         words = [w for m, w in DEFECT_WORDS.items() if sev[m] > 0]
         levels = [sev[m] for m in DEFECT_WORDS]
-        out.append(CaptionedClip(torch.as_tensor(frames), prompt, words, levels))
+        text_levels = [sev[m] for m in TEXT_FAILURES]
+        out.append(CaptionedClip(torch.as_tensor(frames), prompt, words, levels, text_levels))
     return out
 
 
@@ -188,7 +241,13 @@ def caption_corpus() -> list[str]:
     """Texts holding every word the captions and the instruction use."""
     from vidalign.policy.synth_data import vocabulary_texts
 
-    return [*vocabulary_texts(), " ".join(DEFECT_WORDS.values()), CLEAN_WORD, INSTRUCTION]
+    return [
+        *vocabulary_texts(),
+        " ".join(DEFECT_WORDS.values()),
+        CLEAN_WORD,
+        INSTRUCTION,
+        alignment_text(""),
+    ]
 
 
 class CaptionBatcher:
@@ -220,6 +279,34 @@ class CaptionBatcher:
         self._head = processor.apply_chat_template(
             messages, tokenize=False, add_generation_prompt=True
         )
+        content = [{"type": "video"}, {"type": "text", "text": "{text}"}]
+        user = processor.apply_chat_template(
+            [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=False
+        )
+        self._user_start = user[: user.index("{text}")]
+
+    def _video_ids(self, text: str, i: int) -> list[int]:
+        n_video = self._pixels[i][0].shape[0] // self.merge
+        return self.tokenizer(
+            text.replace("<|video_pad|>", "<|video_pad|>" * n_video), add_special_tokens=False
+        )["input_ids"]
+
+    def _pad(self, rows: list[list[int]]) -> tuple[Tensor, Tensor]:
+        ids = torch.full((len(rows), max(map(len, rows))), self.tokenizer.pad_token_id)
+        att = torch.zeros_like(ids)
+        for j, r in enumerate(rows):
+            ids[j, : len(r)] = torch.tensor(r)
+            att[j, : len(r)] = 1
+        return ids, att
+
+    def _vision_inputs(self, ids: Tensor, idx: list[int]) -> dict[str, Tensor]:
+        mm = torch.zeros_like(ids)
+        mm[ids == self.video_token_id] = 2
+        return {
+            "mm_token_type_ids": mm,
+            "pixel_values_videos": torch.cat([self._pixels[i][0] for i in idx]),
+            "video_grid_thw": torch.stack([self._pixels[i][1] for i in idx]),
+        }
 
     def word_spans(self, i: int) -> tuple[list[int], list[int]]:
         """Caption token ids of clip i split into (scene part, defect part)."""
@@ -233,40 +320,35 @@ class CaptionBatcher:
 
     def batch(self, idx: list[int]) -> tuple[dict[str, Tensor], Tensor]:
         """Model inputs with ``labels`` for clips ``idx``, and a (B, L) mask of defect tokens."""
-        pad = self.tokenizer.pad_token_id
         rows, labels, defect = [], [], []
         for i in idx:
-            pixels = self._pixels[i][0]
-            n_video = pixels.shape[0] // self.merge
-            head = self.tokenizer(
-                self._head.replace("<|video_pad|>", "<|video_pad|>" * n_video),
-                add_special_tokens=False,
-            )["input_ids"]
+            head = self._video_ids(self._head, i)
             scene, rest = self.word_spans(i)
             rows.append(head + scene + rest)
             labels.append([-100] * len(head) + scene + rest)
             defect.append([False] * (len(head) + len(scene)) + [True] * len(rest))
-        width = max(map(len, rows))
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        lab = torch.full((len(rows), width), -100, dtype=torch.long)
-        att = torch.zeros((len(rows), width), dtype=torch.long)
-        dmask = torch.zeros((len(rows), width), dtype=torch.bool)
-        for j, (r, y, d) in enumerate(zip(rows, labels, defect)):
-            ids[j, : len(r)] = torch.tensor(r)
+        ids, att = self._pad(rows)
+        lab = torch.full_like(ids, -100)
+        dmask = torch.zeros(ids.shape, dtype=torch.bool)
+        for j, (y, d) in enumerate(zip(labels, defect)):
             lab[j, : len(y)] = torch.tensor(y)
-            att[j, : len(r)] = 1
             dmask[j, : len(d)] = torch.tensor(d)
-        mm = torch.zeros_like(ids)
-        mm[ids == self.video_token_id] = 2
-        inputs = {
-            "input_ids": ids,
-            "attention_mask": att,
-            "mm_token_type_ids": mm,
-            "labels": lab,
-            "pixel_values_videos": torch.cat([self._pixels[i][0] for i in idx]),
-            "video_grid_thw": torch.stack([self._pixels[i][1] for i in idx]),
-        }
-        return inputs, dmask
+        inputs = {"input_ids": ids, "attention_mask": att, "labels": lab}
+        return {**inputs, **self._vision_inputs(ids, idx)}, dmask
+
+    def alignment_batch(self, idx: list[int]) -> tuple[dict[str, Tensor], Tensor]:
+        """Inputs for clips ``idx``: the clip, then ``alignment_text(prompt)`` (the user turn
+        cut after it), and (B,) positions of each row's last token, where the head reads."""
+        rows = [
+            self._video_ids(self._user_start, i)
+            + self.tokenizer(alignment_text(self.clips[i].prompt), add_special_tokens=False)[
+                "input_ids"
+            ]
+            for i in idx
+        ]
+        ids, att = self._pad(rows)
+        last = torch.tensor([len(r) - 1 for r in rows])
+        return {"input_ids": ids, "attention_mask": att, **self._vision_inputs(ids, idx)}, last
 
 
 def _eval_batches(model: torch.nn.Module, batcher: CaptionBatcher, batch_size: int):
@@ -303,15 +385,21 @@ def caption_accuracy(model, batcher: CaptionBatcher, batch_size: int = 32) -> di
 
 
 class VLMPretrainModel(torch.nn.Module):
-    """The pre-training model: a Qwen2-VL (``vlm``, saved at the end) and a linear head
-    (``head``, dropped) that predicts each defect mode's severity from the mean of a clip's
-    merged vision tokens, so the tower is taught to measure defects directly."""
+    """The pre-training model: a Qwen2-VL (``vlm``, saved at the end) and two linear heads
+    (dropped): ``head`` predicts each defect mode's severity from the mean of a clip's merged
+    vision tokens, so the tower is taught to measure defects directly; ``align_head`` predicts
+    each text failure's severity from the language model's last hidden state."""
 
-    def __init__(self, vlm: torch.nn.Module, n_modes: int) -> None:
+    def __init__(self, vlm: torch.nn.Module, n_modes: int, n_text_modes: int = 0) -> None:
         super().__init__()
         self.vlm = vlm
         self.head = torch.nn.Linear(vlm.model.visual.merger.mlp[-1].out_features, n_modes)
         self.merge = int(vlm.config.vision_config.spatial_merge_size) ** 2
+        self.align_head = (
+            torch.nn.Linear(vlm.config.text_config.hidden_size, n_text_modes)
+            if n_text_modes
+            else None
+        )
 
     def severities(self, merged: Tensor, grid_thw: Tensor) -> Tensor:
         """(B, modes) predictions from the tower's merged tokens of B clips."""
@@ -319,9 +407,20 @@ class VLMPretrainModel(torch.nn.Module):
         return self.head(torch.stack([t.mean(0) for t in torch.split(merged, counts)]))
 
     def forward(
-        self, inputs: dict[str, Tensor], *, caption_weight: float
-    ) -> tuple[Tensor | None, Tensor]:
-        """Caption loss (None when ``caption_weight`` is 0) and severity predictions."""
+        self, inputs: dict[str, Tensor], *, caption_weight: float, last: Tensor | None = None
+    ) -> tuple[Tensor | None, Tensor, Tensor | None]:
+        """One pass over a batch of clips; what runs depends on the inputs:
+
+        * caption inputs (with ``labels``) and ``caption_weight`` > 0: the language model;
+          returns its caption loss;
+        * alignment inputs and ``last`` (B,) positions: the language model without its LM
+          head; returns ``align_head`` on the hidden states at ``last``;
+        * otherwise only the vision tower runs.
+
+        Returns:
+            (caption loss or None, defect severity predictions (B, modes), text failure
+            predictions (B, text modes) or None).
+        """
         merged: list[Tensor] = []
         visual = self.vlm.model.visual
 
@@ -329,16 +428,22 @@ class VLMPretrainModel(torch.nn.Module):
             merged.append(out.pooler_output if hasattr(out, "pooler_output") else out)
 
         grid = inputs["video_grid_thw"]
+        loss = aligned = None
         handle = visual.register_forward_hook(keep)
         try:
-            if caption_weight > 0:
+            if last is not None:
+                if self.align_head is None:
+                    raise ValueError("this model was built without an alignment head")
+                hidden = self.vlm.model(**inputs, use_cache=False).last_hidden_state
+                rows = torch.arange(hidden.shape[0], device=hidden.device)
+                aligned = self.align_head(hidden[rows, last.to(hidden.device)])
+            elif caption_weight > 0:
                 loss = self.vlm(**inputs, use_cache=False).loss
             else:
-                loss = None
                 visual(inputs["pixel_values_videos"], grid_thw=grid)
         finally:
             handle.remove()
-        return loss, self.severities(merged[0], grid)
+        return loss, self.severities(merged[0], grid), aligned
 
 
 @torch.no_grad()
@@ -350,12 +455,36 @@ def severity_correlation(
     for idx, inputs, _ in _eval_batches(net, batcher, batch_size):
         preds.append(net(inputs, caption_weight=0.0)[1].cpu())
         truth.append(torch.tensor([batcher.clips[i].severities for i in idx]))
-    p, t = torch.cat(preds), torch.cat(truth)
+    return _correlations("severity_corr", DEFECT_WORDS, torch.cat(preds), torch.cat(truth))
+
+
+@torch.no_grad()
+def alignment_correlation(
+    net: VLMPretrainModel, batcher: CaptionBatcher, batch_size: int = 32
+) -> dict[str, float]:
+    """Held-out Pearson correlation of predicted and true severity, per text failure mode."""
+    was_training = net.training
+    net.eval()
+    preds, truth = [], []
+    device = next(net.parameters()).device
+    try:
+        for start in range(0, len(batcher.clips), batch_size):
+            idx = list(range(start, min(start + batch_size, len(batcher.clips))))
+            inputs, last = batcher.alignment_batch(idx)
+            inputs = {k: v.to(device) for k, v in inputs.items()}
+            preds.append(net(inputs, caption_weight=0.0, last=last)[2].cpu())
+            truth.append(torch.tensor([batcher.clips[i].text_severities for i in idx]))
+    finally:
+        net.train(was_training)
+    return _correlations("alignment_corr", TEXT_FAILURES, torch.cat(preds), torch.cat(truth))
+
+
+def _correlations(prefix: str, modes, p: Tensor, t: Tensor) -> dict[str, float]:
     out = {}
-    for j, mode in enumerate(DEFECT_WORDS):
+    for j, mode in enumerate(modes):
         pc, tc = p[:, j] - p[:, j].mean(), t[:, j] - t[:, j].mean()
         denom = float(pc.norm() * tc.norm())
-        out[f"severity_corr/{mode}"] = float(pc @ tc) / denom if denom > 0 else 0.0
+        out[f"{prefix}/{mode}"] = float(pc @ tc) / denom if denom > 0 else 0.0
     return out
 
 
@@ -369,17 +498,39 @@ def _check(cfg: VLMPretrainConfig) -> None:
             f"defect_rate must be in [0, 1] and min_severity in (0, 1], got "
             f"{cfg.defect_rate} and {cfg.min_severity}"
         )
-    if (
-        cfg.caption_weight < 0
-        or cfg.severity_weight < 0
-        or (cfg.caption_weight == 0 and cfg.severity_weight == 0)
-    ):
+    if not 0 <= cfg.text_defect_rate <= 1:
+        raise PretrainSetupError(f"text_defect_rate must be in [0, 1], got {cfg.text_defect_rate}")
+    weights = {
+        "caption_weight": cfg.caption_weight,
+        "severity_weight": cfg.severity_weight,
+        "alignment_weight": cfg.alignment_weight,
+    }
+    if min(weights.values()) < 0 or max(weights.values()) == 0:
+        raise PretrainSetupError(f"loss weights must be >= 0 and not all 0, got {weights}")
+    if cfg.alignment_weight > 0 and cfg.text_defect_rate == 0:
         raise PretrainSetupError(
-            f"caption_weight and severity_weight must be >= 0 and not both 0, got "
-            f"{cfg.caption_weight} and {cfg.severity_weight}"
+            "alignment_weight > 0 needs text_defect_rate > 0: without text failures every "
+            "target is 0"
+        )
+    if cfg.text_defect_rate > 0 and cfg.caption_weight > 0:
+        raise PretrainSetupError(
+            "caption_weight must be 0 when text_defect_rate > 0: a clip with a text failure "
+            "does not show its prompt, so the prompt is no longer its caption"
         )
     if cfg.steps < 1:
         raise PretrainSetupError(f"steps must be >= 1, got {cfg.steps}")
+
+
+def _load_base(path: str):
+    """(processor, Qwen2-VL) of a base VLM folder written by an earlier run."""
+    from transformers import Qwen2VLForConditionalGeneration, Qwen2VLProcessor
+
+    folder = Path(path)
+    if not (folder / "config.json").is_file():
+        raise PretrainSetupError(f"init_model {folder}: not a base VLM folder (no config.json)")
+    processor = Qwen2VLProcessor.from_pretrained(str(folder), local_files_only=True)
+    vlm = Qwen2VLForConditionalGeneration.from_pretrained(str(folder), local_files_only=True)
+    return processor, vlm
 
 
 def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
@@ -406,21 +557,26 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
     prompts = list(general_prompts(cfg.num_prompts, cfg.seed))
     render = dict(
         size=cfg.size, num_frames=cfg.num_frames, defect_rate=cfg.defect_rate,
-        min_severity=cfg.min_severity,
+        min_severity=cfg.min_severity, text_defect_rate=cfg.text_defect_rate,
     )  # fmt: skip
     show = cfg.progress and accelerator.is_main_process
     train = render_captioned(prompts, cfg.num_clips, seed=cfg.seed, progress_bar=show, **render)
     held = render_captioned(prompts, cfg.eval_clips, seed=cfg.seed + 1, **render)
 
-    tokenizer = build_tiny_tokenizer(caption_corpus())
-    contract = SamplingContract(None, cfg.num_frames, None, None)
-    processor = make_processor(tokenizer, cfg.tiny, contract)
-    model = VLMPretrainModel(
-        build_tiny_backbone(tokenizer, cfg.tiny, seed=cfg.seed), len(DEFECT_WORDS)
-    )
-    if cfg.caption_weight == 0:  # only the tower and the head learn; nothing else is run
+    if cfg.init_model:
+        processor, vlm = _load_base(cfg.init_model)
+    else:
+        tokenizer = build_tiny_tokenizer(caption_corpus())
+        contract = SamplingContract(None, cfg.num_frames, None, None)
+        processor = make_processor(tokenizer, cfg.tiny, contract)
+        vlm = build_tiny_backbone(tokenizer, cfg.tiny, seed=cfg.seed)
+    align = cfg.alignment_weight > 0
+    model = VLMPretrainModel(vlm, len(DEFECT_WORDS), len(TEXT_FAILURES) if align else 0)
+    if cfg.caption_weight == 0:  # parts no loss reaches stay fixed (and DDP sees no unused ones)
         for name, p in model.vlm.named_parameters():
-            p.requires_grad_(name.startswith("model.visual."))
+            p.requires_grad_(
+                name.startswith("model.visual.") or (align and not name.startswith("lm_head."))
+            )
     batcher = CaptionBatcher(processor, train)
 
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -443,13 +599,25 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
         idx = batch_indices(
             len(train), cfg.batch_size, seed=cfg.seed, step=step, rank=rank, world_size=world
         )
-        inputs, _ = batcher.batch(list(idx))
+        last = None
+        if align:
+            inputs, last = batcher.alignment_batch(list(idx))
+        else:
+            inputs, _ = batcher.batch(list(idx))
         inputs = {k: v.to(accelerator.device) for k, v in inputs.items()}
         target = torch.tensor([train[i].severities for i in idx], device=accelerator.device)
-        caption_loss, predicted = model(inputs, caption_weight=cfg.caption_weight)
+        caption_loss, predicted, aligned = model(
+            inputs, caption_weight=cfg.caption_weight, last=last
+        )
         loss = cfg.severity_weight * torch.nn.functional.mse_loss(predicted, target)
         if caption_loss is not None:
             loss = loss + cfg.caption_weight * caption_loss
+        if aligned is not None:
+            text_target = torch.tensor(
+                [train[i].text_severities for i in idx], device=accelerator.device
+            )
+            mse = torch.nn.functional.mse_loss(aligned, text_target)
+            loss = loss + cfg.alignment_weight * mse
         stop_if_not_finite(loss, step=step, run_dir=run_dir, model=model, optimizer=optimizer,
                            scheduler=scheduler)  # fmt: skip
         optimizer.zero_grad(set_to_none=True)
@@ -484,6 +652,8 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
             metrics.update(caption_accuracy(final, held_batches))
         if cfg.severity_weight > 0:
             metrics.update(severity_correlation(net, held_batches))
+        if align:
+            metrics.update(alignment_correlation(net, held_batches))
         metrics["steps"] = cfg.steps
         with atomic_dir(model_dir) as tmp:
             final.save_pretrained(tmp, safe_serialization=True)
