@@ -75,6 +75,23 @@ def test_training_learns_and_touches_only_trainable_rows(data, tmp_path):
     assert any((tmp_path / "run" / "logs").rglob("events.out.tfevents*"))
 
 
+def test_a_fixed_language_model_leaves_every_lm_weight_but_the_reward_rows(data, tmp_path):
+    result = train_reward(
+        cfg_for(data, tmp_path / "run", "max_steps=3", "train_language=false", "save_every=0")
+    )
+    before = dict(RewardScorer.from_pretrained(tmp_path / "run" / "init").model.named_parameters())
+    final = RewardScorer.from_pretrained(result.model_dir).model
+    after = dict(final.named_parameters())
+    emb = "backbone.model.language_model.embed_tokens.weight"
+    lm = [n for n in before if ".language_model." in n and n != emb]
+    assert lm and all(torch.equal(before[n], after[n]) for n in lm)
+    assert not torch.equal(before[emb][final.reward_token_ids], after[emb][final.reward_token_ids])
+    assert not torch.equal(before["head.weight"], after["head.weight"])
+    assert any(not torch.equal(p, after[n]) for n, p in before.items() if ".visual." in n)
+    with pytest.raises(TrainSetupError, match="train_language"):
+        train_reward(cfg_for(data, tmp_path / "x", "train_language=false", "lora.enabled=true"))
+
+
 def test_killed_and_resumed_run_matches_uninterrupted(data, tmp_path):
     common = ["lora.enabled=true", "lora.r=4", "lora.alpha=8", "lora.dropout=0.2", "grad_accum=2"]
     full = train_reward(cfg_for(data, tmp_path / "full", "max_steps=4", *common))

@@ -78,6 +78,14 @@ class RewardTrainConfig:
     theta: float = field(default=5.0, metadata={"help": "BTT tie parameter θ > 1"})
     lora: LoraSettings = field(default_factory=LoraSettings, metadata={"help": "LoRA"})
     train_vision: bool = field(default=True, metadata={"help": "train the vision tower and merger"})
+    train_language: bool = field(
+        default=True,
+        metadata={
+            "help": "train the language model's weights (without LoRA); false keeps a base "
+            "VLM's language model as it is: only the reward-token rows, the head and (with "
+            "train_vision) the tower learn"
+        },
+    )
     lr: float = field(default=2e-6, metadata={"help": "learning rate of backbone weights / LoRA"})
     lr_special: float | None = field(
         default=None,

@@ -9,7 +9,8 @@ go through one forward pass together.
 Trained parameters (REFERENCE.md §2): the head; the reward-token rows of the embedding
 matrix (their gradient is masked to those rows and they never decay, so every other row
 stays bit-identical); LoRA adapters or all language-model weights; the vision tower and
-merger when ``train_vision``. Each of the three groups has its own learning rate.
+merger when ``train_vision``; ``train_language: false`` keeps the language model's weights
+fixed (without LoRA). Each of the three groups has its own learning rate.
 
 Run folder::
 
@@ -222,7 +223,7 @@ def _set_trainable(core: VideoRewardModel, cfg: RewardTrainConfig) -> torch.nn.M
         model = get_peft_model(core, lora)  # freezes everything but the adapters
     else:
         for p in core.backbone.model.language_model.parameters():
-            p.requires_grad_(True)
+            p.requires_grad_(cfg.train_language)
     core.backbone.lm_head.weight.requires_grad_(False)  # unused; tied to embeddings on 2B
     for p in core.backbone.model.visual.parameters():
         p.requires_grad_(cfg.train_vision)
@@ -275,6 +276,11 @@ def _check_config(cfg: RewardTrainConfig) -> None:
             raise TrainSetupError(f"{name} must be >= 1, got {getattr(cfg, name)}")
     if cfg.loss == "btt" and cfg.theta <= 1:
         raise TrainSetupError(f"theta must be > 1 for BTT, got {cfg.theta}")
+    if cfg.lora.enabled and not cfg.train_language:
+        raise TrainSetupError(
+            "lora.enabled trains adapters on the language model; it cannot be combined with "
+            "train_language: false"
+        )
 
 
 # -- the loop ------------------------------------------------------------------------------
