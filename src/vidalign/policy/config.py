@@ -83,6 +83,16 @@ class PretrainConfig:
             "keeps the high-noise steps that fix the layout from being drowned out)"
         },
     )
+    object_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "extra loss weight λ on pixels that differ from the clip's background "
+            "(vidalign.policy.weighting), decaying to 0; needs loss_space sample"
+        },
+    )
+    object_weight_until: float = field(
+        default=0.6, metadata={"help": "share of the steps over which object_weight decays"}
+    )
     cond_dropout: float = field(
         default=0.1, metadata={"help": "probability of the empty prompt (enables CFG)"}
     )

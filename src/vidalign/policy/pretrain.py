@@ -20,9 +20,11 @@ from vidalign.checkpoint import latest_checkpoint
 from vidalign.flow import flow_matching_loss, sample_path, sample_time
 from vidalign.policy.adapter import SamplingDefaults, WanAdapter
 from vidalign.policy.config import PretrainConfig
+from vidalign.policy.errors import GeneratorError
 from vidalign.policy.folder import save_generator
 from vidalign.policy.synth_data import load_or_render, vocabulary_texts
 from vidalign.policy.tiny import build_pixel_generator
+from vidalign.policy.weighting import object_weight_strength, object_weights
 from vidalign.training import (
     batch_indices,
     build_accelerator,
@@ -75,6 +77,11 @@ def pretrain(
             model folder, as if the job had been stopped there (time-boxed jobs, tests).
         progress_bar: show the bar on the main process.
     """
+    if cfg.object_weight < 0 or (cfg.object_weight > 0 and cfg.loss_space != "sample"):
+        raise GeneratorError(
+            f"object_weight must be >= 0 and needs loss_space: sample (the weights are per "
+            f"pixel of the clean clip); got {cfg.object_weight} with {cfg.loss_space}"
+        )
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out_dir)
@@ -136,9 +143,18 @@ def pretrain(
             per_rank, cfg.time_sampling, mean=cfg.time_mean, std=cfg.time_std, shift=cfg.time_shift
         ).to(x0.device)
         path = sample_path(x0, t, noise=torch.randn(x0.shape).to(x0.device))
-        per_sample = flow_matching_loss(adapter(path.x_t, path.t, cond), path.v)
-        if cfg.loss_space == "sample":  # ‖x0 - x0_hat‖² = t²·‖v - v_hat‖²
-            per_sample = per_sample * path.t.to(per_sample.dtype) ** 2
+        v_hat = adapter(path.x_t, path.t, cond)
+        strength = object_weight_strength(
+            step, cfg.steps, cfg.object_weight, cfg.object_weight_until
+        )
+        if strength > 0:
+            x0_hat = path.x_t - path.t.view(-1, *[1] * (x0.ndim - 1)) * v_hat
+            error = object_weights(x0, strength) * (x0_hat - x0).pow(2)
+            per_sample = error.flatten(1).mean(dim=1)
+        else:
+            per_sample = flow_matching_loss(v_hat, path.v)
+            if cfg.loss_space == "sample":  # ‖x0 - x0_hat‖² = t²·‖v - v_hat‖²
+                per_sample = per_sample * path.t.to(per_sample.dtype) ** 2
         loss = per_sample.mean()
         stop_if_not_finite(loss, step=step, run_dir=run_dir, model=model, optimizer=optimizer,
                            scheduler=scheduler)  # fmt: skip

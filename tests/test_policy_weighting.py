@@ -1,0 +1,45 @@
+"""Object-weighted pre-training loss: weights worked out by hand, the decay, the config check."""
+
+import pytest
+import torch
+
+from vidalign.policy.errors import GeneratorError
+from vidalign.policy.weighting import object_weight_strength, object_weights
+
+
+def test_object_pixels_weigh_one_plus_lambda_and_each_clip_averages_one():
+    x0 = torch.full((2, 3, 2, 4, 4), -0.8)  # a dark background
+    x0[0, :, :, 1, 1] = 0.6  # clip 0: one object pixel per frame (2 of 32 pixels)
+    w = object_weights(x0, 3.0)
+    assert w.shape == (2, 1, 2, 4, 4)
+    # clip 0: raw weights 4 on 2 pixels, 1 on 30 -> mean 38/32; normalised 128/38 and 32/38
+    torch.testing.assert_close(w[0, 0, :, 1, 1], torch.full((2,), 128 / 38))
+    torch.testing.assert_close(w[0, 0, 0, 0, 0], torch.tensor(32 / 38))
+    torch.testing.assert_close(w[1], torch.ones(1, 2, 4, 4))  # no object: plain loss
+    torch.testing.assert_close(w.mean(dim=(1, 2, 3, 4)), torch.ones(2))
+    faint = x0.clone()
+    faint[0, 0, :, 2, 2] = -0.7  # 0.1 from the background: below the threshold
+    assert object_weights(faint, 3.0)[0, 0, 0, 2, 2] == object_weights(faint, 3.0)[0, 0, 0, 0, 0]
+    torch.testing.assert_close(object_weights(x0, 0.0), torch.ones(2, 1, 2, 4, 4))
+    with pytest.raises(ValueError, match=">= 0"):
+        object_weights(x0, -1.0)
+
+
+def test_strength_decays_linearly_to_zero():
+    assert object_weight_strength(0, 100, 10.0, 0.5) == 10.0
+    assert object_weight_strength(25, 100, 10.0, 0.5) == 5.0
+    assert object_weight_strength(50, 100, 10.0, 0.5) == 0.0
+    assert object_weight_strength(90, 100, 10.0, 0.5) == 0.0
+    assert object_weight_strength(0, 100, 0.0, 0.5) == 0.0
+
+
+def test_weighted_pretraining_runs_and_needs_the_sample_loss(tmp_path):
+    from test_policy_pretrain import tiny_cfg
+    from vidalign.policy.pretrain import pretrain
+
+    cfg = tiny_cfg(tmp_path / "run", "steps=4", "object_weight=5.0", "save_every=100")
+    result = pretrain(cfg, progress_bar=False)
+    assert len(result.losses) == 4 and all(torch.isfinite(torch.tensor(result.losses)))
+    bad = tiny_cfg(tmp_path / "bad", "object_weight=5.0", "loss_space=velocity")
+    with pytest.raises(GeneratorError, match="loss_space"):
+        pretrain(bad, progress_bar=False)
