@@ -13,12 +13,14 @@ from vidalign.demo.stages import MARKER
 def test_tiny_demo_runs_every_stage_then_reuses_them(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--scale", "tiny", "--out", str(out)]) == 0
-    stages = ["dataset", "vlm", "reward", "reward_eval", "policy", "pairs",
+    stages = ["dataset", "vlm", "vlm_align", "reward", "reward_eval", "policy", "pairs",
               *(f"align_{m}" for m in ALIGN_METHODS), "latent_rm", "evaluate"]  # fmt: skip
     for name in stages:
         assert (out / name / MARKER).is_file(), name
     reward_cfg = (out / "reward" / "run" / "config.yaml").read_text()
-    assert str(out / "vlm" / "run" / "model") in reward_cfg  # the reward model starts from it
+    align_cfg = (out / "vlm_align" / "run" / "config.yaml").read_text()
+    assert str(out / "vlm" / "run" / "model") in align_cfg  # the second stage starts from it
+    assert str(out / "vlm_align" / "run" / "model") in reward_cfg  # the reward model too
     md = (out / "report.md").read_text()
     for heading in ("Table 1 analogue", "Table 2 analogue", "Table 4 analogue",
                     "Oracle metrics", "Reward-hacking monitor"):  # fmt: skip

@@ -3,6 +3,7 @@
 ::
 
     vidalign reward pretrain --config configs/reward/synth_vlm.yaml [key=value ...] [--resume]
+    vidalign reward pretrain --config configs/reward/synth_vlm_align.yaml   (second stage)
     vidalign reward train --config configs/reward/synth_small.yaml [key=value ...] [--resume]
     vidalign reward score MODEL --video a.mp4 [--video b.mp4] --prompt "..." [--prompt "..."]
     vidalign reward score MODEL --pairs FILE --out scores.csv [--skip-errors]
@@ -157,7 +158,7 @@ def register(subparsers: Any) -> None:
 
     pre = sub.add_parser(
         "pretrain",
-        help="pre-train the synthetic world's tiny base VLM on captioned clips",
+        help="pre-train the synthetic world's tiny base VLM on rendered clips (one stage)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="config keys (override with key=value, nested as a.b=value):\n"
         + describe_config(VLMPretrainConfig),

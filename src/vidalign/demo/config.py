@@ -54,6 +54,13 @@ class DemoConfig:
             "starts from scratch"
         },
     )
+    vlm_align: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "overrides of VLMPretrainConfig for a second base-VLM stage that starts "
+            "from the vlm stage's model (e.g. the alignment objective); empty: none"
+        },
+    )
     reward: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "overrides of RewardTrainConfig"}
     )

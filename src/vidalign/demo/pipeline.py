@@ -4,9 +4,11 @@ Stages (each cached under ``<out>/<stage>/``, see ``vidalign.demo.stages``):
 
 1. ``dataset``      preference pairs from the twelve synthetic generators (Table 1);
    ``vlm``          (when the recipe has a ``vlm`` section) the base VLM, a tiny Qwen2-VL
-                    whose vision tower is pre-trained to measure defects on rendered clips;
+                    pre-trained on rendered clips to caption them and measure their defects;
+   ``vlm_align``    (with a ``vlm_align`` section) its second stage, from the first one's
+                    model: it learns to check a description against a clip;
 2. ``reward``       VideoReward (Qwen2-VL, BTT, separate tokens) on the train split, from
-                    the base VLM when there is one;
+                    the last base-VLM stage when there is one;
 3. ``reward_eval``  its accuracy with and without ties against Random and the oracle (Table 2);
 4. ``policy``       the base generator, pre-trained on the synthetic generators' clips;
 5. ``pairs``        on-policy pairs: base samples scored by the reward model, VQ:MQ:TA = 1:1:1;
@@ -72,15 +74,28 @@ def _dataset_stage(cfg: DemoConfig) -> Stage:
     return Stage("dataset", run, {"dataset": vars(d), "seed": cfg.seed}, [], _est(cfg, "dataset"))
 
 
-def _vlm_stage(cfg: DemoConfig) -> Stage:
+def _vlm_stage(cfg: DemoConfig, out: Path, name: str) -> Stage:
+    """``vlm`` (from scratch) or ``vlm_align`` (from ``vlm``'s model)."""
+    section = getattr(cfg, name)
+
     def run(folder: Path) -> dict[str, Any]:
         from vidalign.reward.pretrain import VLMPretrainConfig, pretrain_vlm
 
-        data = {**cfg.vlm, "output_dir": str(folder / "run"), "seed": cfg.seed}
-        result = pretrain_vlm(config_from_dict(VLMPretrainConfig, data, where="demo vlm"))
+        data = {**section, "output_dir": str(folder / "run"), "seed": cfg.seed}
+        if name == "vlm_align":
+            data["init_model"] = stage_summary(out, "vlm")["model_dir"]
+        result = pretrain_vlm(config_from_dict(VLMPretrainConfig, data, where=f"demo {name}"))
         return {"model_dir": str(result.model_dir), "metrics": result.metrics}
 
-    return Stage("vlm", run, {"vlm": cfg.vlm, "seed": cfg.seed}, [], _est(cfg, "vlm"))
+    needs = ["vlm"] if name == "vlm_align" else []
+    return Stage(name, run, {name: section, "seed": cfg.seed}, needs, _est(cfg, name))
+
+
+def _base_stage(cfg: DemoConfig) -> str | None:
+    """The base-VLM stage the reward model starts from, if any."""
+    if cfg.vlm_align and not cfg.vlm:
+        raise ValueError("demo recipe: a vlm_align section needs a vlm section to start from")
+    return "vlm_align" if cfg.vlm_align else "vlm" if cfg.vlm else None
 
 
 def _reward_stage(cfg: DemoConfig, out: Path) -> Stage:
@@ -97,12 +112,13 @@ def _reward_stage(cfg: DemoConfig, out: Path) -> Stage:
             "output_dir": str(folder / "run"),
             "seed": cfg.seed,
         }
-        if cfg.vlm:
-            data["base_model"] = stage_summary(out, "vlm")["model_dir"]
+        if base is not None:
+            data["base_model"] = stage_summary(out, base)["model_dir"]
         result = train_reward(config_from_dict(RewardTrainConfig, data, where="demo reward"))
         return {"model_dir": str(result.model_dir), "last_eval": result.last_eval}
 
-    needs = ["dataset", "vlm"] if cfg.vlm else ["dataset"]
+    base = _base_stage(cfg)
+    needs = ["dataset", base] if base else ["dataset"]
     return Stage("reward", run, {"reward": cfg.reward, "seed": cfg.seed}, needs,
                  _est(cfg, "reward"))  # fmt: skip
 
@@ -273,7 +289,7 @@ def build_stages(cfg: DemoConfig, out: Path) -> list[Stage]:
         raise ValueError(f"demo recipe: align section lacks {missing}")
     stages = [
         _dataset_stage(cfg),
-        *([_vlm_stage(cfg)] if cfg.vlm else []),
+        *(_vlm_stage(cfg, out, n) for n in ("vlm", "vlm_align") if getattr(cfg, n)),
         _reward_stage(cfg, out),
         _reward_eval_stage(cfg, out),
         _policy_stage(cfg),

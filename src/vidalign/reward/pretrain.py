@@ -28,14 +28,16 @@ severity (MSE; dropped at save). With text failures the prompt is no longer a tr
 so this objective and captions exclude each other.
 
 Captions and severities only describe what the renderer drew; the stage never sees preference
-labels, annotators or oracle scores. It writes an ordinary Qwen2-VL folder (weights, processor, tokenizer, chat
-template) that ``vidalign reward train base_model=FOLDER`` fine-tunes like a released
-checkpoint.
+labels, annotators or oracle scores. It writes an ordinary Qwen2-VL folder (weights,
+processor, tokenizer, chat template) that ``vidalign reward train base_model=FOLDER``
+fine-tunes like a released checkpoint, or that a next stage starts from (``init_model``).
 
 Held-out clips give teacher-forced token accuracy on the scene words and on the defect words,
-and the correlation of predicted and true severity per mode (``metrics.json``): the check
-that the model learned to see before it is used. Which objectives help the reward model is
-measured in ``configs/reward/synth_vlm.yaml``.
+and the correlation of predicted and true severity per mode, per text failure for the
+alignment objective (``metrics.json``): the check that the model learned to see before it is
+used. The recipe is two stages, ``configs/reward/synth_vlm.yaml`` (captions and severities)
+then ``configs/reward/synth_vlm_align.yaml`` (alignment and severities); their headers and
+``configs/reward/synth_small.yaml`` record what each choice measured.
 """
 
 from __future__ import annotations
