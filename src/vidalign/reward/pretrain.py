@@ -353,17 +353,21 @@ class CaptionBatcher:
         return {"input_ids": ids, "attention_mask": att, **self._vision_inputs(ids, idx)}, last
 
 
-def _eval_batches(model: torch.nn.Module, batcher: CaptionBatcher, batch_size: int):
-    """``(clip indices, inputs on the model's device, defect mask)`` over all of the
-    batcher's clips, with the model in eval mode meanwhile."""
+def _eval_batches(
+    model: torch.nn.Module, batcher: CaptionBatcher, batch_size: int, *, alignment: bool = False
+):
+    """``(clip indices, inputs on the model's device, extra)`` over all of the batcher's
+    clips, with the model in eval mode meanwhile; ``extra`` is the defect mask of caption
+    batches, or the read-out positions of alignment batches."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    make = batcher.alignment_batch if alignment else batcher.batch
     try:
         for start in range(0, len(batcher.clips), batch_size):
             idx = list(range(start, min(start + batch_size, len(batcher.clips))))
-            inputs, dmask = batcher.batch(idx)
-            yield idx, {k: v.to(device) for k, v in inputs.items()}, dmask
+            inputs, extra = make(idx)
+            yield idx, {k: v.to(device) for k, v in inputs.items()}, extra
     finally:
         model.train(was_training)
 
@@ -465,19 +469,10 @@ def alignment_correlation(
     net: VLMPretrainModel, batcher: CaptionBatcher, batch_size: int = 32
 ) -> dict[str, float]:
     """Held-out Pearson correlation of predicted and true severity, per text failure mode."""
-    was_training = net.training
-    net.eval()
     preds, truth = [], []
-    device = next(net.parameters()).device
-    try:
-        for start in range(0, len(batcher.clips), batch_size):
-            idx = list(range(start, min(start + batch_size, len(batcher.clips))))
-            inputs, last = batcher.alignment_batch(idx)
-            inputs = {k: v.to(device) for k, v in inputs.items()}
-            preds.append(net(inputs, caption_weight=0.0, last=last)[2].cpu())
-            truth.append(torch.tensor([batcher.clips[i].text_severities for i in idx]))
-    finally:
-        net.train(was_training)
+    for idx, inputs, last in _eval_batches(net, batcher, batch_size, alignment=True):
+        preds.append(net(inputs, caption_weight=0.0, last=last)[2].cpu())
+        truth.append(torch.tensor([batcher.clips[i].text_severities for i in idx]))
     return _correlations("alignment_corr", TEXT_FAILURES, torch.cat(preds), torch.cat(truth))
 
 
