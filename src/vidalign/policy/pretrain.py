@@ -2,7 +2,8 @@
 
 Loss: ``‖v_θ(x_t, t, y) - (noise - x0)‖²`` with logit-normal ``t`` (REFERENCE.md §4 conventions);
 the prompt is replaced by the empty prompt with probability ``cond_dropout`` so that one
-network serves as both branches of classifier-free guidance.
+network serves as both branches of classifier-free guidance. With ``object_weight`` the
+clean-clip error of object pixels weighs more early in training (``vidalign.policy.weighting``).
 
 The run folder holds ``config.yaml``, ``data/`` (the clip cache), ``logs/`` (TensorBoard),
 ``checkpoints/step-N/`` (resumable) and, at the end, ``model/`` (the generator folder).
