@@ -35,8 +35,10 @@ def test_two_processes_match_one(tmp_path, method):
     b = load_file(str(tmp_path / "two" / "lora" / LORA_WEIGHT_NAME))
     assert a.keys() == b.keys()
     assert any(v.abs().max() > 0 for k, v in a.items() if "lora_B" in k)  # it trained
-    # Gloo sums the two halves' gradients in another order than one process does; Adam
-    # turns that float noise into visible steps only where a gradient is ~eps.
+    # Gloo sums the two halves' gradients in another order than one process does. Adam's
+    # first steps are about lr * sign(grad), so where a gradient cancels to float noise its
+    # sign, and that element's step, can differ: compare the share of elements that moved
+    # apart, and bound the rest by what three steps of opposite sign can do (2 * 3 * lr).
     diff = torch.cat([(a[k] - b[k]).abs().flatten() for k in a])
     assert (diff > 1e-5).float().mean() < 1e-2
-    assert diff.max() < 0.5 * 1e-3  # below one Adam step of lr = 1e-3
+    assert diff.max() <= 2 * 3 * 1e-3 + 1e-6
