@@ -37,9 +37,16 @@ def test_weighted_pretraining_runs_and_needs_the_sample_loss(tmp_path):
     from test_policy_pretrain import tiny_cfg
     from vidalign.policy.pretrain import pretrain
 
-    cfg = tiny_cfg(tmp_path / "run", "steps=4", "object_weight=5.0", "save_every=100")
-    result = pretrain(cfg, progress_bar=False)
-    assert len(result.losses) == 4 and all(torch.isfinite(torch.tensor(result.losses)))
+    def losses(name, *overrides):
+        cfg = tiny_cfg(tmp_path / name, "steps=2", "save_every=100", *overrides)
+        return pretrain(cfg, progress_bar=False).losses
+
+    plain = losses("plain")
+    weighted = losses("weighted", "object_weight=5.0")
+    assert all(torch.isfinite(torch.tensor(weighted)))
+    assert weighted[0] != plain[0]  # the weighted error is what is trained on
+    # fully decayed from the start: exactly the plain clean-clip loss
+    assert losses("decayed", "object_weight=5.0", "object_weight_until=0.0") == plain
     bad = tiny_cfg(tmp_path / "bad", "object_weight=5.0", "loss_space=velocity")
     with pytest.raises(GeneratorError, match="loss_space"):
         pretrain(bad, progress_bar=False)
