@@ -6,7 +6,11 @@ oracle's scalar TA score. Pixel-only, like the oracle:
 * background: per-channel median of the border pixels over all frames;
 * object colour: mean of the clearly-foreground pixels (≥ ``FG_DISTANCE`` from the
   background), classified as the nearest word of the colour vocabulary;
-* soft mask: per-pixel coverage ``α = <p - bg, c - bg> / ‖c - bg‖²`` clipped to [0, 1];
+* soft mask: per-pixel coverage ``α = <p - bg, c - bg> / ‖c - bg‖²`` clipped to [0, 1],
+  kept only within ``MASK_REACH`` px of a clearly-foreground pixel of the same frame: summed
+  over the whole frame, faint noise adds up to the area of a small object (measured on clean
+  clips with Gaussian pixel noise of std 2 / 4 / 6 out of 255: shape read right for 70 / 54 /
+  49 % of 128 prompts without the limit, against 100 % noise-free);
 * shape: per frame, the vocabulary shape whose anti-aliased coverage at the mask's centroid
   and equal-area radius ``sqrt(area / π)`` fits α best (squared error); majority over frames;
 * direction: the ``moves *`` word whose unit vector best matches the centroid displacement
@@ -26,6 +30,8 @@ MIN_TRAVEL = 0.75
 """Centroid displacement (px) below which no direction is read."""
 MIN_AREA = 2.0
 """Smallest soft-mask area (px) of a frame that is read at all."""
+MASK_REACH = 2
+"""Distance (px, Chebyshev) from clearly-foreground pixels within which coverage counts."""
 
 
 @dataclass
@@ -64,6 +70,7 @@ def read_attributes(frames: torch.Tensor | np.ndarray) -> Attributes:
 
     diff = col - bg
     alpha = np.clip(((x - bg) @ diff) / max(diff @ diff, 1e-6), 0.0, 1.0)  # (F, H, W)
+    alpha = alpha * _near(fg, MASK_REACH)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64) + 0.5
     votes: dict[str, int] = {}
     centroids = []
@@ -88,3 +95,10 @@ def read_attributes(frames: torch.Tensor | np.ndarray) -> Attributes:
         if np.linalg.norm(d) >= MIN_TRAVEL:
             direction = max(DIRECTIONS, key=lambda k: float(np.dot(DIRECTIONS[k], d)))
     return Attributes(colour, shape, direction)
+
+
+def _near(mask: np.ndarray, reach: int) -> np.ndarray:
+    """Per frame, the pixels within ``reach`` px (Chebyshev) of a True pixel of ``mask`` (F, H, W)."""
+    m = torch.from_numpy(mask).float().unsqueeze(1)
+    near = torch.nn.functional.max_pool2d(m, 2 * reach + 1, stride=1, padding=reach)
+    return near.squeeze(1).numpy() > 0
