@@ -33,7 +33,7 @@ def test_strength_decays_linearly_to_zero():
     assert object_weight_strength(0, 100, 0.0, 0.5) == 0.0
 
 
-def test_weighted_pretraining_runs_and_needs_the_sample_loss(tmp_path):
+def test_weighted_pretraining_trains_on_the_weighted_error(tmp_path):
     from test_policy_pretrain import tiny_cfg
     from vidalign.policy.pretrain import pretrain
 
@@ -47,6 +47,9 @@ def test_weighted_pretraining_runs_and_needs_the_sample_loss(tmp_path):
     assert weighted[0] != plain[0]  # the weighted error is what is trained on
     # fully decayed from the start: exactly the plain clean-clip loss
     assert losses("decayed", "object_weight=5.0", "object_weight_until=0.0") == plain
-    bad = tiny_cfg(tmp_path / "bad", "object_weight=5.0", "loss_space=velocity")
-    with pytest.raises(GeneratorError, match="loss_space"):
+    # the weights are per pixel, so they apply to the velocity error too
+    velocity = losses("velocity", "loss_space=velocity")
+    assert losses("velocity_weighted", "loss_space=velocity", "object_weight=5.0") != velocity
+    bad = tiny_cfg(tmp_path / "bad", "object_weight=-1.0")
+    with pytest.raises(GeneratorError, match="object_weight"):
         pretrain(bad, progress_bar=False)

@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vidalign.checkpoint import latest_checkpoint
-from vidalign.flow import flow_matching_loss, sample_path, sample_time
+from vidalign.flow import sample_path, sample_time
 from vidalign.policy.adapter import SamplingDefaults, WanAdapter
 from vidalign.policy.config import PretrainConfig
 from vidalign.policy.errors import GeneratorError
@@ -78,11 +78,8 @@ def pretrain(
             model folder, as if the job had been stopped there (time-boxed jobs, tests).
         progress_bar: show the bar on the main process.
     """
-    if cfg.object_weight < 0 or (cfg.object_weight > 0 and cfg.loss_space != "sample"):
-        raise GeneratorError(
-            f"object_weight must be >= 0 and needs loss_space: sample (the weights are per "
-            f"pixel of the clean clip); got {cfg.object_weight} with {cfg.loss_space}"
-        )
+    if cfg.object_weight < 0:
+        raise GeneratorError(f"object_weight must be >= 0, got {cfg.object_weight}")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out_dir)
@@ -148,14 +145,12 @@ def pretrain(
         strength = object_weight_strength(
             step, cfg.steps, cfg.object_weight, cfg.object_weight_until
         )
+        error = (v_hat.float() - path.v.float()).pow(2)  # x0_hat - x0 = -t·(v_hat - v)
         if strength > 0:
-            x0_hat = path.x_t - path.t.view(-1, *[1] * (x0.ndim - 1)) * v_hat
-            error = object_weights(x0, strength) * (x0_hat - x0).pow(2)
-            per_sample = error.flatten(1).mean(dim=1)
-        else:
-            per_sample = flow_matching_loss(v_hat, path.v)
-            if cfg.loss_space == "sample":  # ‖x0 - x0_hat‖² = t²·‖v - v_hat‖²
-                per_sample = per_sample * path.t.to(per_sample.dtype) ** 2
+            error = object_weights(x0, strength) * error  # per pixel: the same in either space
+        per_sample = error.flatten(1).mean(dim=1)
+        if cfg.loss_space == "sample":  # ‖x0 - x0_hat‖² = t²·‖v - v_hat‖²
+            per_sample = per_sample * path.t.to(per_sample.dtype) ** 2
         loss = per_sample.mean()
         stop_if_not_finite(loss, step=step, run_dir=run_dir, model=model, optimizer=optimizer,
                            scheduler=scheduler)  # fmt: skip
