@@ -87,7 +87,7 @@ class PretrainConfig:
         default=0.0,
         metadata={
             "help": "extra loss weight λ on pixels that differ from the clip's background "
-            "(vidalign.policy.weighting), decaying to 0; needs loss_space sample"
+            "(vidalign.policy.weighting), decaying to 0"
         },
     )
     object_weight_until: float = field(
