@@ -19,6 +19,7 @@ class Cfg:
     name: str = "run"
     steps: int = 10
     loss: Literal["bt", "btt"] = "btt"
+    precision: Literal["no", "bf16"] = "bf16"
     dims: list[str] = field(default_factory=lambda: ["VQ", "MQ", "TA"])
     lora_rank: int | None = None
     optim: Optim = field(default_factory=Optim)
@@ -32,6 +33,15 @@ def test_yaml_and_overrides(tmp_path):
     assert cfg.loss == "bt" and cfg.lora_rank == 8 and cfg.optim.betas == (0.9, 0.999)
     save_config(cfg, tmp_path / "out.yaml")
     assert load_config(Cfg, tmp_path / "out.yaml") == cfg
+
+
+def test_literal_word_that_yaml_reads_as_a_bool(tmp_path):
+    assert load_config(Cfg, None, ["precision=no"]).precision == "no"
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("precision: no\n")
+    assert load_config(Cfg, recipe).precision == "no"
+    with pytest.raises(ConfigError, match="not one of"):
+        load_config(Cfg, None, ["loss=no"])
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 errors.append(str(err))
         raise ConfigError(f"{where}: {value!r} fits none of {tp}")
     if origin is typing.Literal:
+        if isinstance(value, bool):  # YAML reads an unquoted no / off / yes / on as a bool
+            words = [a for a in args if isinstance(a, str) and yaml.safe_load(a) is value]
+            value = words[0] if len(words) == 1 else value
         if value not in args:
             raise ConfigError(f"{where}: {value!r} is not one of {list(args)}")
         return value
