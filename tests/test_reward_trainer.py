@@ -130,10 +130,12 @@ def test_nonfinite_loss_stops_with_a_checkpoint(data, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_learns_motion_quality_above_chance(tmp_path):
-    train = make_pairs(tmp_path / "d", 24, seed=0, name="train.csv")
-    val = make_pairs(tmp_path / "d", 18, seed=1, name="val.csv")
+    # At 24 pairs and 30 steps this ended anywhere from 0 to 1 (x264 does not always encode
+    # noisy clips to the same bytes, which moves training); at this size 8 data seeds gave 1.0.
+    train = make_pairs(tmp_path / "d", 48, seed=0, name="train.csv")
+    val = make_pairs(tmp_path / "d", 36, seed=1, name="val.csv")
     cfg = cfg_for(
-        (train, val), tmp_path / "run", "batch_size=4", "max_steps=30", "save_every=0", "loss=bt"
+        (train, val), tmp_path / "run", "batch_size=4", "max_steps=60", "save_every=0", "loss=bt"
     )
     result = train_reward(cfg)
-    assert result.last_eval["val/acc/MQ"] >= 0.8  # 6 strict MQ pairs; chance is 0.5
+    assert result.last_eval["val/acc/MQ"] >= 0.8  # 12 strict MQ pairs; chance is 0.5
