@@ -108,14 +108,19 @@ def test_weights_change_which_sample_wins(tmp_path):
         assert s.reward == pytest.approx(s.scores["TA"])
     for p in ta.pairs:
         assert p.labels["Overall"] == p.labels["TA"]
-    # the same samples (same seeds, bit-identical latents) are written again; their scores
-    # come from the mp4s, and x264 does not promise identical bytes for identical frames
+    # the same samples (same seeds, bit-identical latents) are written again: the same mp4
+    # bytes, so the same scores on every dimension (Overall follows the weights)
     same = make_pairs(gen, OracleScorer(), prompts, tmp_path / "all", **kw)
     for s, t in zip(same.samples, ta.samples, strict=True):
         assert s.seed == t.seed
         x_s = load_file(str(tmp_path / "all" / s.latent))["x0"]
         x_t = load_file(str(tmp_path / "ta" / t.latent))["x0"]
         assert torch.equal(x_s, x_t)
+        video = (tmp_path / "all" / s.video).read_bytes()
+        assert video == (tmp_path / "ta" / t.video).read_bytes()
+        assert {d: s.scores[d] for d in ("VQ", "MQ", "TA")} == {
+            d: t.scores[d] for d in ("VQ", "MQ", "TA")
+        }
         assert s.reward == pytest.approx(s.scores["VQ"] + s.scores["MQ"] + s.scores["TA"])
 
 
