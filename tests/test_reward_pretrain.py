@@ -209,6 +209,34 @@ def test_vision_only_pretraining_learns_severities_and_leaves_the_language_model
     assert any(not torch.equal(saved[k], start[k]) for k in saved if k.startswith("model.visual."))
 
 
+def test_a_frozen_vision_stem_keeps_the_energy_start(tmp_path):
+    from dataclasses import replace
+
+    from transformers import Qwen2VLForConditionalGeneration
+
+    from vidalign.reward.tiny import build_tiny_backbone
+    from vidalign.reward.tokenizer import build_tiny_tokenizer
+
+    spec = replace(SPEC, patch_size=4, patch_init="energy")
+    cfg = VLMPretrainConfig(
+        output_dir=str(tmp_path / "vlm"), tiny=spec, num_clips=16, eval_clips=4,
+        num_prompts=4, defect_rate=0.5, steps=3, batch_size=8, lr=3e-3, warmup_steps=0,
+        caption_weight=0.0, severity_weight=1.0, freeze_vision_stem=True, save_every=0,
+        progress=False,
+    )  # fmt: skip
+    saved = Qwen2VLForConditionalGeneration.from_pretrained(pretrain_vlm(cfg).model_dir)
+    start = build_tiny_backbone(build_tiny_tokenizer(caption_corpus()), spec).state_dict()
+    saved = saved.state_dict()
+    stem = [
+        k
+        for k in saved
+        if k.startswith(("model.visual.patch_embed.", "model.visual.blocks.0.mlp."))
+    ]
+    assert len(stem) == 5 and all(torch.equal(saved[k], start[k]) for k in stem)
+    tower = [k for k in saved if k.startswith("model.visual.") and k not in stem]
+    assert any(not torch.equal(saved[k], start[k]) for k in tower)
+
+
 def test_alignment_pretraining_learns_and_keeps_the_lm_head(tmp_path):
     from dataclasses import replace
 

@@ -92,6 +92,18 @@ def test_a_fixed_language_model_leaves_every_lm_weight_but_the_reward_rows(data,
         train_reward(cfg_for(data, tmp_path / "x", "train_language=false", "lora.enabled=true"))
 
 
+def test_a_frozen_vision_stem_stays_while_the_rest_of_the_tower_learns(data, tmp_path):
+    result = train_reward(
+        cfg_for(data, tmp_path / "run", "max_steps=3", "freeze_vision_stem=true", "save_every=0")
+    )
+    before = dict(RewardScorer.from_pretrained(tmp_path / "run" / "init").model.named_parameters())
+    after = dict(RewardScorer.from_pretrained(result.model_dir).model.named_parameters())
+    stem = [n for n in before if ".visual.patch_embed." in n or ".visual.blocks.0.mlp." in n]
+    assert len(stem) == 5 and all(torch.equal(before[n], after[n]) for n in stem)  # conv, fc1/2
+    rest = [n for n in before if ".visual." in n and n not in stem]
+    assert any(not torch.equal(before[n], after[n]) for n in rest)
+
+
 def test_killed_and_resumed_run_matches_uninterrupted(data, tmp_path):
     common = ["lora.enabled=true", "lora.r=4", "lora.alpha=8", "lora.dropout=0.2", "grad_accum=2"]
     full = train_reward(cfg_for(data, tmp_path / "full", "max_steps=4", *common))

@@ -78,6 +78,13 @@ class RewardTrainConfig:
     theta: float = field(default=5.0, metadata={"help": "BTT tie parameter θ > 1"})
     lora: LoraSettings = field(default_factory=LoraSettings, metadata={"help": "LoRA"})
     train_vision: bool = field(default=True, metadata={"help": "train the vision tower and merger"})
+    freeze_vision_stem: bool = field(
+        default=False,
+        metadata={
+            "help": "with train_vision, still keep the tower's patch embedding and first-block "
+            "MLP fixed (see vidalign.reward.tiny.freeze_vision_stem)"
+        },
+    )
     train_language: bool = field(
         default=True,
         metadata={

@@ -53,7 +53,7 @@ from tqdm.auto import tqdm
 
 from vidalign.checkpoint import atomic_dir
 from vidalign.errors import VidalignError
-from vidalign.reward.tiny import TinyQwen2VLSpec
+from vidalign.reward.tiny import TinyQwen2VLSpec, freeze_vision_stem
 from vidalign.training import (
     batch_indices,
     build_accelerator,
@@ -144,6 +144,13 @@ class VLMPretrainConfig:
     text_defect_rate: float = field(
         default=0.0,
         metadata={"help": "chance that each text failure mode strikes a clip"},
+    )
+    freeze_vision_stem: bool = field(
+        default=False,
+        metadata={
+            "help": "keep the vision tower's patch embedding and first-block MLP as they start "
+            "(see vidalign.reward.tiny.freeze_vision_stem)"
+        },
     )
     steps: int = field(default=1500, metadata={"help": "optimizer steps"})
     batch_size: int = field(default=16, metadata={"help": "clips per step (all processes)"})
@@ -574,6 +581,8 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
             p.requires_grad_(
                 name.startswith("model.visual.") or (align and not name.startswith("lm_head."))
             )
+    if cfg.freeze_vision_stem:
+        freeze_vision_stem(model.vlm.model.visual)
     batcher = CaptionBatcher(processor, train)
 
     trainable = [p for p in model.parameters() if p.requires_grad]

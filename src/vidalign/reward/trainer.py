@@ -44,6 +44,7 @@ from vidalign.reward.model import VideoRewardModel
 from vidalign.reward.processing import ProcessedClip, RewardProcessor, SamplingContract
 from vidalign.reward.scorer import RewardScorer
 from vidalign.reward.template import RewardTemplate
+from vidalign.reward.tiny import freeze_vision_stem
 from vidalign.training import (
     batch_indices,
     build_accelerator,
@@ -227,6 +228,8 @@ def _set_trainable(core: VideoRewardModel, cfg: RewardTrainConfig) -> torch.nn.M
     core.backbone.lm_head.weight.requires_grad_(False)  # unused; tied to embeddings on 2B
     for p in core.backbone.model.visual.parameters():
         p.requires_grad_(cfg.train_vision)
+    if cfg.freeze_vision_stem:
+        freeze_vision_stem(core.backbone.model.visual)
     core.backbone.get_input_embeddings().weight.requires_grad_(True)
     core.head.weight.requires_grad_(True)
     return model
