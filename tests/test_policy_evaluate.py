@@ -39,3 +39,16 @@ def test_evaluate_cli_prints_the_table(tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "clean renderer" in out and "colour acc" in out
+
+
+def test_evaluate_cli_reports_word_steering(tmp_path, capsys):
+    save_generator(random_generator(), tmp_path / "gen")
+    argv = ["policy", "evaluate", str(tmp_path / "gen"), "--prompts", "4", "--steps", "1"]
+    rc = main([*argv, "--steering", "shape", "direction", "--out", str(tmp_path / "ev")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "shape steering:" in out and "direction steering:" in out
+    saved = json.loads((tmp_path / "ev" / "results.json").read_text())
+    assert [s["attribute"] for s in saved["steering"]] == ["shape", "direction"]
+    one_object = saved["steering"][0]["num_prompts"]
+    assert saved["steering"][0]["num_samples"] == 4 * one_object

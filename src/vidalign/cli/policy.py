@@ -44,6 +44,16 @@ def register(subparsers) -> None:
     e.add_argument("--lora", type=Path, default=None, help="LoRA to apply")
     e.add_argument("--batch-size", type=int, default=16)
     e.add_argument("--out", type=Path, default=None, help="also write samples + results.json")
+    e.add_argument(
+        "--steering",
+        nargs="+",
+        choices=["colour", "shape", "direction"],
+        default=[],
+        metavar="ATTR",
+        help="also rewrite each one-object prompt with every word of these attributes (colour, "
+        "shape, direction), sample each with the prompt's seed and report how often the word "
+        "is read back: does the word steer the samples?",
+    )
     e.set_defaults(func=run_evaluate)
 
 
@@ -86,6 +96,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         cfg=args.cfg,
         batch_size=args.batch_size,
         exclude=exclude,
+        steering=args.steering,
         out_dir=args.out,
     )
     print(format_report(report))

@@ -4,13 +4,15 @@ For N prompts the generator's samples, clips of the twelve generator profiles (t
 the base model was trained on) and the clean renderer's clips (same size and frame count) are
 judged by the pixel-only oracle (mean score per dimension), and one-object clips are
 read back for colour / shape / direction accuracy (``vidalign.policy.attributes``). The clean
-renderer is the ceiling; chance levels are 1/|colours|, 1/|shapes| and 1/4.
+renderer is the ceiling; chance levels are 1/|colours|, 1/|shapes| and 1/4. Optionally,
+word steering (``vidalign.policy.steering``) tells a word the model ignores from one it draws
+badly.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -21,6 +23,7 @@ import torch
 from vidalign.policy.adapter import Generator
 from vidalign.policy.attributes import read_attributes
 from vidalign.policy.sampling import sample_seed, sample_videos
+from vidalign.policy.steering import Attribute, SteeringResult, format_steering, word_steering
 
 
 @dataclass
@@ -44,6 +47,7 @@ class EvalReport:
     prompt_set: str
     sources: dict[str, SourceScores]
     chance: dict[str, float] = field(default_factory=dict)
+    steering: list[SteeringResult] = field(default_factory=list)
 
 
 def score_clips(clips: torch.Tensor, prompts: list[str]) -> SourceScores:
@@ -144,11 +148,14 @@ def evaluate_generator(
     cfg: float | None = None,
     batch_size: int = 16,
     exclude: Iterable[str] = (),
+    steering: Sequence[Attribute] = (),
     out_dir: str | Path | None = None,
 ) -> EvalReport:
     """Sample ``num_prompts`` prompts and score generator and clean renderer (module docstring).
 
     ``exclude`` holds prompts never to evaluate on, normally the generator's training prompts.
+    For each attribute in ``steering`` the one-object prompts are also rewritten with every word
+    of that attribute and sampled with their own seed (``vidalign.policy.steering``).
     """
     from vidalign.synth.scenes import COLOURS, SHAPES
 
@@ -174,6 +181,13 @@ def evaluate_generator(
         },
         chance={"colour": 1 / len(COLOURS), "shape": 1 / len(SHAPES), "direction": 0.25},
     )
+
+    def draw(jobs: list[str], job_seeds: list[int]) -> torch.Tensor:
+        return sample_videos(
+            adapter, jobs, job_seeds, steps=steps, cfg=cfg, batch_size=batch_size, progress=True
+        )
+
+    report.steering = [word_steering(draw, prompts, seeds, a) for a in steering]
     if out_dir is not None:
         from vidalign.video import write_video
 
@@ -207,4 +221,5 @@ def format_report(report: EvalReport) -> str:
     lines = [f"{report.num_prompts} {report.prompt_set} prompts; accuracies over one-object prompts "
              f"(colour/shape n={first.counts['colour']}, direction n={first.counts['direction']})"]  # fmt: skip
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines += [format_steering(s) for s in report.steering]
     return "\n".join(lines)
