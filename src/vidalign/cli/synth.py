@@ -49,6 +49,27 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _perception(args: argparse.Namespace) -> int:
+    from vidalign.errors import VidalignError
+    from vidalign.synth.perception import (
+        format_table,
+        load_severity_pairs,
+        perception_ceiling,
+        perception_table,
+    )
+
+    if args.modes:
+        if args.dim is None:
+            raise VidalignError("--modes needs --dim: the dimension the reader judges")
+        train = load_severity_pairs(args.folder, "train")
+        test = load_severity_pairs(args.folder, "test")
+        rows = [perception_ceiling(train, test, args.dim, tuple(args.modes))]
+    else:
+        rows = perception_table(args.folder)
+    print(format_table(rows))
+    return 0
+
+
 def _judge(args: argparse.Namespace) -> int:
     from vidalign.synth.oracle import judge
     from vidalign.video import read_video
@@ -84,6 +105,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     st.add_argument("folder", help="a folder written by `vidalign synth dataset`")
     st.set_defaults(func=_stats)
+
+    pc = sub.add_parser(
+        "perception",
+        help="accuracy a reward model could reach seeing only some failure modes",
+        description="For each dimension: the accuracy without ties, on the strict test pairs, "
+        "of a reader that sees the exact severities of some failure modes (all of the "
+        "dimension's, all but one, one alone), fitted on the strict train pairs. A trained "
+        "reward model near one of these ceilings is most likely blind to the modes left out.",
+    )
+    pc.add_argument("folder", help="a folder written by `vidalign synth dataset`")
+    pc.add_argument("--dim", default=None, help="with --modes: the dimension judged")
+    pc.add_argument(
+        "--modes", nargs="+", default=None, help="one reader of these failure modes only"
+    )
+    pc.set_defaults(func=_perception)
 
     jd = sub.add_parser("judge", help="oracle VQ / MQ / TA scores of one video against its prompt")
     jd.add_argument("video", help="video file")
