@@ -14,6 +14,7 @@ from vidalign.synth.perception import (
     RIDGE,
     fit_reader,
     load_severity_pairs,
+    load_train_test,
     perception_ceiling,
     perception_table,
 )
@@ -56,7 +57,7 @@ def test_fit_reader_matches_the_hand_worked_optimum():
 
 def test_a_reader_is_perfect_with_the_deciding_mode_and_near_chance_without(tmp_path):
     folder = make_folder(tmp_path)
-    train, test = load_severity_pairs(folder, "train"), load_severity_pairs(folder, "test")
+    train, test = load_train_test(folder)
     alone = perception_ceiling(train, test, "MQ", ("jitter",))
     assert alone.accuracy == 1.0 and alone.num_pairs == 60
     assert alone.weights["jitter"] < 0  # more jitter in A: B preferred

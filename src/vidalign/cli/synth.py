@@ -53,7 +53,7 @@ def _perception(args: argparse.Namespace) -> int:
     from vidalign.errors import VidalignError
     from vidalign.synth.perception import (
         format_table,
-        load_severity_pairs,
+        load_train_test,
         perception_ceiling,
         perception_table,
     )
@@ -61,8 +61,7 @@ def _perception(args: argparse.Namespace) -> int:
     if args.modes:
         if args.dim is None:
             raise VidalignError("--modes needs --dim: the dimension the reader judges")
-        train = load_severity_pairs(args.folder, "train")
-        test = load_severity_pairs(args.folder, "test")
+        train, test = load_train_test(args.folder)
         rows = [perception_ceiling(train, test, args.dim, tuple(args.modes))]
     else:
         rows = perception_table(args.folder)

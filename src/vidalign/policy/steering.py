@@ -80,12 +80,12 @@ def rewrites(prompt: str, attribute: Attribute) -> list[tuple[str, str]]:
     if len(scene.objects) != 1:
         return []
     obj = scene.objects[0]
-    field = "motion" if attribute == "direction" else attribute
+    slot = "motion" if attribute == "direction" else attribute
     out = []
     for word in vocabulary(attribute):
         if attribute == "colour" and contrast(word, scene.background) < MIN_CONTRAST:
             continue
-        new = dataclasses.replace(scene, objects=(dataclasses.replace(obj, **{field: word}),))
+        new = dataclasses.replace(scene, objects=(dataclasses.replace(obj, **{slot: word}),))
         out.append((word, render_prompt(new)))
     return out
 

@@ -89,15 +89,28 @@ def read_severities(folder: str | Path) -> dict[Path, np.ndarray]:
     return out
 
 
-def load_severity_pairs(folder: str | Path, split: str) -> SeverityPairs:
+def load_train_test(folder: str | Path) -> tuple[SeverityPairs, SeverityPairs]:
+    """The train and test splits of a dataset folder, reading ``clips.csv`` once."""
+    severities = read_severities(folder)
+    train = load_severity_pairs(folder, "train", severities)
+    return train, load_severity_pairs(folder, "test", severities)
+
+
+def load_severity_pairs(
+    folder: str | Path, split: str, severities: dict[Path, np.ndarray] | None = None
+) -> SeverityPairs:
     """The pairs of ``{split}.csv`` as severity differences (see ``SeverityPairs``).
+
+    Args:
+        severities: ``read_severities(folder)`` when the caller has it already.
 
     Raises:
         VidalignError: the split file is missing or invalid, or names a clip that
             ``clips.csv`` does not list (file, row and field named).
     """
     folder = Path(folder)
-    severities = read_severities(folder)
+    if severities is None:
+        severities = read_severities(folder)
     path = folder / f"{split}.csv"
     if not path.is_file():
         raise VidalignError(f"{path}: not found")
@@ -177,8 +190,7 @@ def dimension_modes(dim: str) -> tuple[str, ...]:
 
 def perception_table(folder: str | Path) -> list[PerceptionCeiling]:
     """Per dimension with failure modes: all its modes, each one left out, each one alone."""
-    train = load_severity_pairs(folder, "train")
-    test = load_severity_pairs(folder, "test")
+    train, test = load_train_test(folder)
     rows = []
     for dim in dict.fromkeys(FAILURE_DIMS.values()):
         modes = dimension_modes(dim)
