@@ -13,6 +13,7 @@ from vidalign.config import describe_config
 
 def register(subparsers) -> None:
     from vidalign.policy.config import PretrainConfig
+    from vidalign.policy.steering import ATTRIBUTES
 
     group = subparsers.add_parser("policy", help="base generator: pre-train, evaluate")
     sub = group.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
@@ -47,7 +48,7 @@ def register(subparsers) -> None:
     e.add_argument(
         "--steering",
         nargs="+",
-        choices=["colour", "shape", "direction"],
+        choices=ATTRIBUTES,
         default=[],
         metavar="ATTR",
         help="also rewrite each one-object prompt with every word of these attributes (colour, "

@@ -18,12 +18,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 
 Attribute = Literal["colour", "shape", "direction"]
-ATTRIBUTES: tuple[str, ...] = ("colour", "shape", "direction")
+ATTRIBUTES: tuple[str, ...] = get_args(Attribute)
 NONE = "none"
 """Confusion column of samples from which the attribute could not be read."""
 

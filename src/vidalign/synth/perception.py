@@ -21,6 +21,7 @@ import numpy as np
 
 from vidalign.data import PairDataError, load_pairs
 from vidalign.errors import VidalignError
+from vidalign.eval.accuracy import accuracy_without_ties
 from vidalign.synth.degrade import FAILURE_DIMS, FAILURE_MODES
 
 RIDGE = 1e-3
@@ -29,7 +30,7 @@ RIDGE = 1e-3
 
 @dataclass
 class SeverityPairs:
-    """Strict pairs of one split as severity differences.
+    """The pairs of one split as severity differences, with their labels (ties included).
 
     Attributes:
         diffs: (N, len(FAILURE_MODES)) severity of A minus severity of B, per mode.
@@ -171,14 +172,12 @@ def perception_ceiling(
     cols = [FAILURE_MODES.index(m) for m in modes]
     strict = train.labels[dim] != 0
     w = fit_reader(train.diffs[strict][:, cols], (train.labels[dim][strict] > 0).astype(float))
-    strict = test.labels[dim] != 0
-    score = test.diffs[strict][:, cols] @ w
-    right = np.where(score == 0, 0.5, np.sign(score) == test.labels[dim][strict])
+    h = test.labels[dim]
     return PerceptionCeiling(
         dim=dim,
         modes=tuple(modes),
-        accuracy=float(right.mean()),
-        num_pairs=int(strict.sum()),
+        accuracy=accuracy_without_ties(h, test.diffs[:, cols] @ w),
+        num_pairs=int((h != 0).sum()),
         weights=dict(zip(modes, (float(v) for v in w))),
     )
 
