@@ -13,8 +13,9 @@ from vidalign.demo.stages import MARKER
 def test_tiny_demo_runs_every_stage_then_reuses_them(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--scale", "tiny", "--out", str(out)]) == 0
+    arms = [*ALIGN_METHODS, "gold_dpo", "gold_rwr"]  # the tiny recipe's gold: [dpo, rwr]
     stages = ["dataset", "vlm", "vlm_align", "reward", "reward_eval", "policy", "pairs",
-              *(f"align_{m}" for m in ALIGN_METHODS), "latent_rm", "evaluate"]  # fmt: skip
+              "pairs_gold", *(f"align_{m}" for m in arms), "latent_rm", "evaluate"]  # fmt: skip
     for name in stages:
         assert (out / name / MARKER).is_file(), name
     reward_cfg = (out / "reward" / "run" / "config.yaml").read_text()
@@ -22,6 +23,13 @@ def test_tiny_demo_runs_every_stage_then_reuses_them(tmp_path, capsys):
     assert str(out / "vlm" / "run" / "model") in align_cfg  # the second stage starts from it
     assert str(out / "vlm_align" / "run" / "model") in reward_cfg  # the reward model too
     md = (out / "report.md").read_text()
+    first = md.split("## ")[2]  # after the Setting: the oracle's verdict on every arm
+    assert first.startswith("What each arm does to the base model")
+    assert "Flow-DPO (constant β), oracle labels" in first and "gap closed" in first
+    assert "Reward accuracy on the on-policy pairs" in md
+    gold = json.loads((out / "pairs_gold" / MARKER).read_text())["summary"]
+    assert set(gold["proxy_accuracy"]) == {"VQ", "MQ", "TA", "Overall"}
+    assert gold["pairs"] == json.loads((out / "pairs" / MARKER).read_text())["summary"]["pairs"]
     for heading in ("Table 1 analogue", "Table 2 analogue", "Table 4 analogue",
                     "Oracle metrics", "Reward-hacking monitor"):  # fmt: skip
         assert heading in md
@@ -32,8 +40,12 @@ def test_tiny_demo_runs_every_stage_then_reuses_them(tmp_path, capsys):
     assert html.count("<video") >= 2 * 6  # a grid row per prompt, one video per method
     results = json.loads((out / "evaluate" / "results.json").read_text())
     for key in ("general / oracle", "general / reward model", "hard / oracle"):
-        assert set(results["winrates"][key]) == {*ALIGN_METHODS, "nrg"}
-    for m in ALIGN_METHODS:  # every alignment run left its reward-hacking curve
+        assert set(results["winrates"][key]) == {*arms, "nrg"}
+    assert set(results["metrics"]) == {"base", *arms, "nrg", "clean"}
+    assert (
+        results["metrics"]["clean"]["general"]["VQ"] > results["metrics"]["base"]["general"]["VQ"]
+    )
+    for m in arms:  # every alignment run left its reward-hacking curve
         assert (out / f"align_{m}" / "run" / "hacking.png").is_file()
 
     capsys.readouterr()

@@ -218,6 +218,91 @@ def make_pairs(
         bar.update(len(chunk))
     bar.close()
 
+    doc = {
+        "samples_per_prompt": samples_per_prompt, "num_prompts": len(prompts),
+        "steps": steps, "cfg": cfg, "fps": fps, **(settings or {}),
+    }  # fmt: skip
+    return _score_and_pair(
+        samples, scorer, out, weights=w, pairing=pairing, margin=margin,
+        tie_margin=tie_margin, seed=seed, skip_errors=skip_errors, settings=doc,
+    )  # fmt: skip
+
+
+def relabel_pairs(
+    sample_dir: str | Path,
+    scorer: Scorer,
+    out_dir: str | Path,
+    *,
+    weights: Mapping[str, float] | None = None,
+    pairing: Pairing = "all",
+    margin: float = 0.0,
+    tie_margin: float = 0.0,
+    seed: int = 0,
+    skip_errors: bool = False,
+    settings: Mapping[str, Any] | None = None,
+) -> MakePairsResult:
+    """Score the samples of an earlier ``make_pairs`` folder with another scorer and pair them.
+
+    The videos and cached latents stay where ``make_pairs`` wrote them (the new pair file
+    names them by absolute path); ``out_dir`` gets its own ``scores.jsonl``, ``pairs.csv``
+    and ``make_pairs.json``. With the same ``pairing``, ``margin`` and ``seed``, the pairs
+    are the same sample pairs with the same A/B sides as the source folder's, labelled by
+    the new scorer: the gold-label control of an alignment run (``scorer`` the oracle).
+    """
+    src = Path(sample_dir).resolve()
+    samples = [
+        ScoredSample(r["index"], r["prompt"], r["seed"], str(src / r["video"]),
+                     str(src / r["latent"]))
+        for r in read_scores(src)
+    ]  # fmt: skip
+    if not samples:
+        raise MakePairsError(f"{src / SCORES_FILE}: no samples to relabel")
+    doc = {"relabelled_from": str(src), **(settings or {})}
+    w = resolve_weights(list(scorer.dims), weights)
+    return _score_and_pair(
+        samples, scorer, Path(out_dir), weights=w, pairing=pairing, margin=margin,
+        tie_margin=tie_margin, seed=seed, skip_errors=skip_errors, settings=doc,
+    )  # fmt: skip
+
+
+def read_scores(folder: str | Path) -> list[dict[str, Any]]:
+    """The rows of a pair folder's ``scores.jsonl`` (``make_pairs``), in sample order."""
+    path = Path(folder) / SCORES_FILE
+    if not path.is_file():
+        raise MakePairsError(f"{path}: no such file; is {folder} a make-pairs folder?")
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise MakePairsError(f"{path}:{n}: not JSON ({err.msg})") from None
+        missing = [k for k in ("index", "prompt", "seed", "video", "latent", "scores")
+                   if not isinstance(row, dict) or k not in row]  # fmt: skip
+        if missing:
+            raise MakePairsError(f"{path}:{n}: missing field(s) {missing}")
+        rows.append(row)
+    return rows
+
+
+def _score_and_pair(
+    samples: list[ScoredSample],
+    scorer: Scorer,
+    out: Path,
+    *,
+    weights: dict[str, float],
+    pairing: Pairing,
+    margin: float,
+    tie_margin: float,
+    seed: int,
+    skip_errors: bool,
+    settings: Mapping[str, Any],
+) -> MakePairsResult:
+    """Score ``samples`` (paths relative to ``out``, or absolute), pair them, write the files."""
+    dims = list(scorer.dims)
+    w = weights
+    out.mkdir(parents=True, exist_ok=True)
     videos = [str(out / s.video) for s in samples]
     normalize = getattr(scorer, "stats", None) is not None
     kwargs: dict[str, Any] = {"errors": "report"} if skip_errors else {}
@@ -252,11 +337,56 @@ def make_pairs(
         p.path_a, p.path_b = str(out / p.path_a), str(out / p.path_b)
     pair_file = save_pairs(pairs, out / PAIR_FILE, dims=dims, relative_to=out)
     doc = {
-        "samples_per_prompt": samples_per_prompt, "num_prompts": len(prompts),
+        **settings,
         "num_samples": len(kept), "num_skipped": len(skipped), "num_pairs": len(pairs),
         "dims": dims, "weights": w, "normalized": normalize, "pairing": pairing,
-        "margin": margin, "tie_margin": tie_margin, "seed": seed, "steps": steps, "cfg": cfg,
-        "fps": fps, **(settings or {}),
+        "margin": margin, "tie_margin": tie_margin, "seed": seed,
     }  # fmt: skip
     (out / "make_pairs.json").write_text(json.dumps(doc, indent=2))
     return MakePairsResult(pair_file, kept, pairs, len(skipped))
+
+
+def proxy_accuracy(
+    proxy_dir: str | Path, gold_dir: str | Path, *, tie_margin: float = 0.0
+) -> dict[str, dict[str, float | int]]:
+    """How well the scores of ``proxy_dir`` order the samples that ``gold_dir`` relabelled.
+
+    Every within-prompt pair of samples counts once. The gold label of a dimension is the
+    sign of the gold score difference (ties within ``tie_margin``); the proxy's margin is
+    its score difference. Returns dimension → ``{"with_ties", "without_ties", "pairs",
+    "strict_pairs"}`` (the accuracies of ``vidalign.eval.accuracy``) for every dimension
+    both folders scored, ``Overall`` included.
+    """
+    import numpy as np
+
+    from vidalign.eval.accuracy import accuracy_with_ties, accuracy_without_ties
+
+    proxy = {r["index"]: r for r in read_scores(proxy_dir)}
+    gold = read_scores(gold_dir)
+    missing = [r["index"] for r in gold if r["index"] not in proxy]
+    if missing:
+        raise MakePairsError(
+            f"{gold_dir}: samples {missing[:5]} have no score in {Path(proxy_dir) / SCORES_FILE}"
+        )
+    dims = [d for d in gold[0]["scores"] if d in proxy[gold[0]["index"]]["scores"]]
+    by_prompt: dict[str, list[dict[str, Any]]] = {}
+    for r in gold:
+        by_prompt.setdefault(r["prompt"], []).append(r)
+    out: dict[str, dict[str, float | int]] = {}
+    for d in dims:
+        h, m = [], []
+        for group in by_prompt.values():
+            for a, b in itertools.combinations(group, 2):
+                h.append(diff_label(a["scores"][d] - b["scores"][d], tie_margin))
+                m.append(proxy[a["index"]]["scores"][d] - proxy[b["index"]]["scores"][d])
+        if not h:
+            raise MakePairsError(f"{gold_dir}: no prompt has two samples to compare")
+        h_arr, m_arr = np.asarray(h), np.asarray(m)
+        strict = int((h_arr != 0).sum())
+        out[d] = {
+            "with_ties": accuracy_with_ties(h_arr, m_arr)[0],
+            "without_ties": accuracy_without_ties(h_arr, m_arr) if strict else float("nan"),
+            "pairs": len(h),
+            "strict_pairs": strict,
+        }
+    return out

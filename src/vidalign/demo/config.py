@@ -73,6 +73,13 @@ class DemoConfig:
     align: dict[str, dict[str, Any]] = field(
         default_factory=dict, metadata={"help": "method name → overrides of the align config"}
     )
+    gold: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "align methods also trained on the same samples labelled by the oracle "
+            "(the gold-reward control: what a perfect reward model would give)"
+        },
+    )
     guidance: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "overrides of the latent reward model config"}
     )

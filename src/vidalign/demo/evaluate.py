@@ -3,7 +3,9 @@
 Every method samples the same prompts with the same seeds as the base model, so each
 candidate video has a base twin; win rates compare the twins (ties count half) under two
 judges: the reward model the methods optimised, and the synthetic world's pixel oracle,
-which none of them saw.
+which none of them saw. The clean renderer's clips of the same prompts are scored too, so
+the report can say how much of the distance from the base model to the renderer each arm
+closes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vidalign.demo.config import DemoConfig
-from vidalign.demo.pipeline import ALIGN_METHODS, stage_summary
+from vidalign.demo.pipeline import align_arms, stage_summary
 from vidalign.demo.stages import Stage
 
 PROMPT_SETS = ("general", "hard")
@@ -36,7 +38,7 @@ def _sample_method(
 
     adapter = load_generator(stage_summary(out, "policy")["model_dir"])
     wrapper = None
-    if method in ALIGN_METHODS:
+    if method in align_arms(cfg):
         load_lora(adapter.transformer, stage_summary(out, f"align_{method}")["lora_dir"])
     elif method == "nrg":
         from vidalign.guidance.folder import load_latent_reward
@@ -63,6 +65,31 @@ def _sample_method(
     return dirs
 
 
+def _write_clean(cfg: DemoConfig, prompts: dict[str, list[str]], folder: Path) -> dict[str, Path]:
+    """The clean renderer's clip of every prompt, as a sample set (``index.jsonl`` + mp4s)."""
+    from vidalign.policy.evaluate import clean_clips
+    from vidalign.video import write_video
+
+    d = cfg.dataset
+    dirs = {}
+    for name, plist in prompts.items():
+        out = folder / "samples" / "clean" / name
+        out.mkdir(parents=True, exist_ok=True)
+        spp = cfg.evaluation.samples_per_prompt
+        takes = [clean_clips(plist, num_frames=d.num_frames, size=d.size, fps=d.fps,
+                             seed=cfg.seed + 1 + k) for k in range(spp)]  # fmt: skip
+        rows = []
+        for i, prompt in enumerate(plist):  # prompt-major, as the methods' sample sets
+            for k in range(spp):
+                j = i * spp + k
+                rel = f"{j:06d}.mp4"
+                write_video(out / rel, takes[k][i], d.fps)
+                rows.append({"index": j, "prompt": prompt, "seed": k, "path": rel})
+        (out / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        dirs[name] = out
+    return dirs
+
+
 def evaluate(cfg: DemoConfig, out: Path, folder: Path) -> dict[str, Any]:
     """Sample, judge and report; returns the numbers the report shows."""
     from rich.progress import track
@@ -77,11 +104,12 @@ def evaluate(cfg: DemoConfig, out: Path, folder: Path) -> dict[str, Any]:
         "general": _prompts(out, "general", ev.general_prompts),
         "hard": _prompts(out, "hard", ev.hard_prompts),
     }
-    methods = ["base", *ALIGN_METHODS, "nrg"]
+    methods = ["base", *align_arms(cfg), "nrg"]
     samples = {
         m: _sample_method(cfg, out, m, prompts, folder)
         for m in track(methods, description="sampling every method")
     }
+    samples["clean"] = _write_clean(cfg, prompts, folder)
     judges = {
         "reward model": load_judge(stage_summary(out, "reward")["model_dir"]),
         "oracle": load_judge("oracle"),
@@ -102,7 +130,7 @@ def evaluate(cfg: DemoConfig, out: Path, folder: Path) -> dict[str, Any]:
                 )
                 winrates[key][m] = res.to_dict()
     metrics = {
-        m: {s: oracle_metrics(samples[m][s]).as_dict() for s in PROMPT_SETS} for m in methods
+        m: {s: oracle_metrics(samples[m][s]).as_dict() for s in PROMPT_SETS} for m in samples
     }
     results = {
         "winrates": winrates,
@@ -116,7 +144,8 @@ def evaluate(cfg: DemoConfig, out: Path, folder: Path) -> dict[str, Any]:
 
 
 def evaluate_stage(cfg: DemoConfig, out: Path, upstream: list[str]) -> Stage:
-    settings = {"evaluation": vars(cfg.evaluation), "nrg": cfg.nrg, "seed": cfg.seed}
+    settings = {"evaluation": vars(cfg.evaluation), "nrg": cfg.nrg, "seed": cfg.seed,
+                "arms": align_arms(cfg)}  # fmt: skip
     return Stage(
         "evaluate",
         lambda folder: evaluate(cfg, out, folder),

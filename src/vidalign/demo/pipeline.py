@@ -12,7 +12,11 @@ Stages (each cached under ``<out>/<stage>/``, see ``vidalign.demo.stages``):
 3. ``reward_eval``  its accuracy with and without ties against Random and the oracle (Table 2);
 4. ``policy``       the base generator, pre-trained on the synthetic generators' clips;
 5. ``pairs``        on-policy pairs: base samples scored by the reward model, VQ:MQ:TA = 1:1:1;
+   ``pairs_gold``   (when the recipe lists ``gold`` methods) the same samples labelled by the
+                    oracle, and the reward model's accuracy on them, per dimension;
 6. ``align_*``      SFT, Flow-RWR, Flow-DPO (β_t) and Flow-DPO (constant β), each a LoRA;
+   ``align_gold_*`` the ``gold`` methods again on the oracle's labels: the control arm that
+                    says what the alignment itself does when the reward is perfect;
 7. ``latent_rm``    the noise-aware latent reward model of Flow-NRG, on the same pairs;
 8. ``evaluate``     samples of every method on the general and hard prompt sets, win rates
                     against the base model judged by the reward model and by the oracle,
@@ -40,7 +44,21 @@ METHOD_LABELS = {
     "dpo_beta_t": "Flow-DPO (β_t)",
     "dpo": "Flow-DPO (constant β)",
     "nrg": "Flow-NRG",
+    "clean": "clean renderer",
 }
+GOLD_PREFIX = "gold_"
+
+
+def method_label(method: str) -> str:
+    """Display name of a demo method; ``gold_<m>`` is ``<m>`` trained on the oracle's labels."""
+    if method.startswith(GOLD_PREFIX):
+        return f"{METHOD_LABELS[method[len(GOLD_PREFIX) :]]}, oracle labels"
+    return METHOD_LABELS.get(method, method.capitalize())
+
+
+def align_arms(cfg: DemoConfig) -> list[str]:
+    """Every LoRA arm of the demo: the align methods, then their gold-label twins."""
+    return [*ALIGN_METHODS, *(GOLD_PREFIX + m for m in cfg.gold)]
 
 
 def _dataset_stage(cfg: DemoConfig) -> Stage:
@@ -204,7 +222,37 @@ def _pairs_stage(cfg: DemoConfig, out: Path) -> Stage:
                  ["dataset", "policy", "reward"], _est(cfg, "pairs"))  # fmt: skip
 
 
-def _align_stage(cfg: DemoConfig, out: Path, method: str) -> Stage:
+def _gold_pairs_stage(cfg: DemoConfig, out: Path) -> Stage:
+    def run(folder: Path) -> dict[str, Any]:
+        from vidalign.align.pairs import proxy_accuracy, relabel_pairs
+        from vidalign.eval.baselines import OracleScorer
+
+        settings = {k: v for k, v in cfg.pairs.items() if k in _PAIRING_KEYS}
+        src = Path(stage_summary(out, "pairs")["pair_file"]).parent
+        result = relabel_pairs(src, OracleScorer(), folder, seed=cfg.seed, **settings)
+        labels = [p.labels for p in result.pairs]
+        return {
+            "pair_file": str(result.pair_file),
+            "pairs": len(result.pairs),
+            "tie_rate": {
+                d: sum(lab[d] == 0 for lab in labels) / max(1, len(labels))
+                for d in (labels[0] if labels else {})
+            },
+            "proxy_accuracy": proxy_accuracy(src, folder),
+        }
+
+    return Stage("pairs_gold", run, {"pairs": cfg.pairs, "seed": cfg.seed}, ["pairs"],
+                 _est(cfg, "pairs_gold"))  # fmt: skip
+
+
+_PAIRING_KEYS = ("weights", "pairing", "margin", "tie_margin")
+"""Settings of the pairs stage that decide the pairing, so the gold pairs are paired alike."""
+
+
+def _align_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
+    gold = arm.startswith(GOLD_PREFIX)
+    method = arm[len(GOLD_PREFIX) :] if gold else arm
+    pairs_stage = "pairs_gold" if gold else "pairs"
     overrides = cfg.align[method]
 
     def run(folder: Path) -> dict[str, Any]:
@@ -214,7 +262,7 @@ def _align_stage(cfg: DemoConfig, out: Path, method: str) -> Stage:
         data = {
             **overrides,
             "policy": stage_summary(out, "policy")["model_dir"],
-            "pairs": stage_summary(out, "pairs")["pair_file"],
+            "pairs": stage_summary(out, pairs_stage)["pair_file"],
             "out_dir": str(folder / "run"),
             "seed": cfg.seed,
         }
@@ -224,7 +272,7 @@ def _align_stage(cfg: DemoConfig, out: Path, method: str) -> Stage:
                 **overrides["monitor"],
                 "proxy": stage_summary(out, "reward")["model_dir"],
             }
-        result = train_align(config_from_dict(AlignConfig, data, where=f"demo align.{method}"))
+        result = train_align(config_from_dict(AlignConfig, data, where=f"demo align.{arm}"))
         hist = result.history
         first, last = hist[: max(1, len(hist) // 5)], hist[-max(1, len(hist) // 5) :]
 
@@ -241,8 +289,8 @@ def _align_stage(cfg: DemoConfig, out: Path, method: str) -> Stage:
             "acc_last": mean(last, "implicit_acc"),
         }
 
-    return Stage(f"align_{method}", run, {"align": overrides, "seed": cfg.seed},
-                 ["policy", "pairs", "reward"], _est(cfg, f"align_{method}"))  # fmt: skip
+    return Stage(f"align_{arm}", run, {"align": overrides, "seed": cfg.seed},
+                 ["policy", pairs_stage, "reward"], _est(cfg, f"align_{arm}"))  # fmt: skip
 
 
 def _latent_rm_stage(cfg: DemoConfig, out: Path) -> Stage:
@@ -287,6 +335,9 @@ def build_stages(cfg: DemoConfig, out: Path) -> list[Stage]:
     missing = [m for m in ALIGN_METHODS if m not in cfg.align]
     if missing:
         raise ValueError(f"demo recipe: align section lacks {missing}")
+    unknown = [m for m in cfg.gold if m not in ALIGN_METHODS]
+    if unknown:
+        raise ValueError(f"demo recipe: gold lists {unknown}; choose from {list(ALIGN_METHODS)}")
     stages = [
         _dataset_stage(cfg),
         *(_vlm_stage(cfg, out, n) for n in ("vlm", "vlm_align") if getattr(cfg, n)),
@@ -294,7 +345,8 @@ def build_stages(cfg: DemoConfig, out: Path) -> list[Stage]:
         _reward_eval_stage(cfg, out),
         _policy_stage(cfg),
         _pairs_stage(cfg, out),
-        *(_align_stage(cfg, out, m) for m in ALIGN_METHODS),
+        *([_gold_pairs_stage(cfg, out)] if cfg.gold else []),
+        *(_align_stage(cfg, out, m) for m in align_arms(cfg)),
         _latent_rm_stage(cfg, out),
     ]
     stages.append(evaluate_stage(cfg, out, [s.name for s in stages]))

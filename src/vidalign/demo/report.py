@@ -1,6 +1,8 @@
 """``report.md`` and ``report.html`` of ``vidalign demo``.
 
-Both hold the same tables, built once as Markdown rows: the data set (Table 1 analogue),
+Both hold the same tables, built once as Markdown rows: first what every arm does to the base
+model by the oracle (Overall win rate and the share of the base-to-clean-renderer gap it
+closes), then the data set (Table 1 analogue),
 reward accuracy (Table 2), win rates against the base model under both judges (Table 4),
 oracle metrics, the latent reward model's accuracy by noise level, the training curves'
 summary, the reward-hacking plots, and, in the HTML page, a grid of same-seed videos.
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vidalign.demo.config import DemoConfig
-from vidalign.demo.pipeline import ALIGN_METHODS, METHOD_LABELS, stage_summary
+from vidalign.demo.pipeline import align_arms, method_label, stage_summary
 
 DIMS_ORDER = ("VQ", "MQ", "TA", "Overall")
 
@@ -67,7 +69,7 @@ def winrate_section(winrates: dict[str, dict[str, Any]]) -> str:
                     "–" if r is None
                     else f"{_pct(r['win_rate'])} [{_pct(r['low'])}, {_pct(r['high'])}]"
                 )  # fmt: skip
-            rows.append([METHOD_LABELS.get(m, m), *cells])
+            rows.append([method_label(m), *cells])
         n = next(iter(by_method.values()))["n_samples"] if by_method else 0
         parts.append(
             f"**{key}** ({n} same-seed pairs; win rate % against the base model, ties count "
@@ -82,20 +84,20 @@ def metrics_section(metrics: dict[str, dict[str, dict[str, Any]]]) -> str:
     for m, by_set in metrics.items():
         for s, vals in by_set.items():
             cells = ["–" if vals.get(k) is None else f"{vals[k]:.3f}" for k in keys]
-            rows.append([METHOD_LABELS.get(m, m.capitalize()), s, *cells])
+            rows.append([method_label(m), s, *cells])
     return _md_table(["method", "prompts", *keys], rows)
 
 
-def alignment_training_section(out: Path) -> str:
+def alignment_training_section(out: Path, arms: list[str]) -> str:
     rows = []
-    for m in ALIGN_METHODS:
+    for m in arms:
         s = stage_summary(out, f"align_{m}")
 
         def f(x: float | None) -> str:
             return "–" if x is None else f"{x:.3f}"
 
         rows.append(
-            [METHOD_LABELS[m], str(s["steps"]), f"{f(s['loss_first'])} → {f(s['loss_last'])}",
+            [method_label(m), str(s["steps"]), f"{f(s['loss_first'])} → {f(s['loss_last'])}",
              f"{f(s['acc_first'])} → {f(s['acc_last'])}"]
         )  # fmt: skip
     return _md_table(
@@ -132,6 +134,68 @@ def latent_rm_section(summary: dict[str, Any]) -> str:
     )
 
 
+GAP_DIMS = ("VQ", "MQ", "TA")
+
+
+def gap_closed(arm: float, base: float, clean: float) -> float | None:
+    """(arm − base) / (clean − base): 0 is the base model, 1 the clean renderer; None when
+    the base model already matches the renderer (no gap to close)."""
+    gap = clean - base
+    return None if abs(gap) < 1e-9 else (arm - base) / gap
+
+
+def headline_section(results: dict[str, Any], set_name: str = "general") -> str:
+    """Per arm: the oracle's Overall win rate and the share of the gap to the clean renderer
+    closed on the oracle's mean VQ, MQ and TA."""
+    metrics = results["metrics"]
+    wr = results["winrates"].get(f"{set_name} / oracle", {})
+    base, clean = metrics["base"][set_name], metrics.get("clean", {}).get(set_name)
+    rows = []
+    for m, res in wr.items():
+        r = res["rates"].get("Overall")
+        cells = [
+            "–" if r is None else f"{_pct(r['win_rate'])} [{_pct(r['low'])}, {_pct(r['high'])}]"
+        ]
+        for d in GAP_DIMS:
+            g = None if clean is None else gap_closed(metrics[m][set_name][d], base[d], clean[d])
+            cells.append("–" if g is None else f"{round(100 * g):+d}")
+        rows.append([method_label(m), *cells])
+    if clean is not None:
+        ref = ", ".join(f"{d} {base[d]:.3f} → {clean[d]:.3f}" for d in GAP_DIMS)
+        note = f"Oracle means, base model → clean renderer: {ref}."
+    else:
+        note = "No clean-renderer clips were scored, so no gap is given."
+    n = next(iter(wr.values()))["n_samples"] if wr else 0
+    return (
+        f"{set_name.capitalize()} prompts, judged by the oracle ({n} same-seed pairs). Win rate % "
+        "against the base model (ties count half, 95% prompt-bootstrap interval); gap closed: "
+        "(arm − base) / (clean renderer − base) of the oracle's mean score, in %: 0 is the base "
+        "model, 100 the clean renderer, below 0 worse than the base. Rows marked *oracle labels* "
+        "are the gold-reward control: the same samples and recipe, labelled by the oracle "
+        f"instead of the learned reward model.\n\n{note}\n\n"
+        + _md_table(["method", "Overall win %", *(f"{d} gap closed %" for d in GAP_DIMS)], rows)
+    )
+
+
+def proxy_accuracy_section(summary: dict[str, Any]) -> str:
+    """The learned reward model's accuracy on the on-policy pairs, against the oracle."""
+    acc = summary.get("proxy_accuracy") or {}
+    if not acc:
+        return "The recipe trains no gold-label arm, so no on-policy accuracy was measured."
+    dims = list(acc)
+    first = acc[dims[0]]
+    rows = [
+        ["with ties", *(_pct(acc[d]["with_ties"]) for d in dims)],
+        ["without ties", *(_pct(acc[d]["without_ties"]) for d in dims)],
+        ["strict pairs (oracle)", *(str(acc[d]["strict_pairs"]) for d in dims)],
+    ]
+    return (
+        f"The {first['pairs']} within-prompt pairs of the base model's on-policy samples, "
+        "ordered by the learned reward model and labelled by the oracle: the proxy's accuracy "
+        "where alignment uses it, in %.\n\n" + _md_table(["accuracy", *dims], rows)
+    )
+
+
 def _ci(r: dict[str, Any]) -> str:
     return f"{_pct(r['win_rate'])}% [{_pct(r['low'])}, {_pct(r['high'])}]"
 
@@ -158,9 +222,9 @@ def findings(results: dict[str, Any]) -> list[str]:
             else:
                 text += "the intervals overlap, so this run cannot tell them apart."
             out.append(text)
-        above = [METHOD_LABELS.get(m, m) for m, r in rates.items()
+        above = [method_label(m) for m, r in rates.items()
                  if "Overall" in r and r["Overall"]["low"] > 0.5]  # fmt: skip
-        below = [METHOD_LABELS.get(m, m) for m, r in rates.items()
+        below = [method_label(m) for m, r in rates.items()
                  if "Overall" in r and r["Overall"]["high"] < 0.5]  # fmt: skip
         out.append(
             f"{key}: Overall win rate above 50% with the whole interval: "
@@ -173,7 +237,7 @@ def findings(results: dict[str, Any]) -> list[str]:
             b = wr[or_key].get(m, {}).get("rates", {}).get("Overall")
             if a and b and a["low"] > 0.5 and b["high"] < 0.5:
                 out.append(
-                    f"{METHOD_LABELS.get(m, m)} wins by the reward model ({_ci(a)}) but loses "
+                    f"{method_label(m)} wins by the reward model ({_ci(a)}) but loses "
                     f"by the oracle ({_ci(b)}): reward hacking."
                 )
     return out
@@ -194,9 +258,20 @@ def write_report(cfg: DemoConfig, out: Path, folder: Path, results: dict[str, An
             f"Seed {cfg.seed}. Everything below was produced by this run; "
             f"`{out / 'demo_config.json'}` holds the full recipe.",
         ),
+        ("What each arm does to the base model, by the oracle", headline_section(results)),
         ("Preference data (Table 1 analogue)", dataset_section(ds)),
         ("Reward accuracy on the test split (Table 2 analogue)", rew["table"]),
-        ("Alignment training", alignment_training_section(out)),
+        *(
+            [
+                (
+                    "Reward accuracy on the on-policy pairs",
+                    proxy_accuracy_section(stage_summary(out, "pairs_gold")),
+                )
+            ]
+            if cfg.gold
+            else []
+        ),
+        ("Alignment training", alignment_training_section(out, align_arms(cfg))),
         (
             "Win rates against the base model (Table 4 analogue)",
             winrate_section(results["winrates"]),
@@ -281,7 +356,7 @@ def _video_grid(results: dict[str, Any], out: Path, n: int) -> str:
     rows = []
     methods = list(results["samples"])
     head = "<tr><th>prompt</th>" + "".join(
-        f"<th>{html.escape(METHOD_LABELS.get(m, m.capitalize()))}</th>" for m in methods
+        f"<th>{html.escape(method_label(m))}</th>" for m in methods
     ) + "</tr>"  # fmt: skip
     by_method = {}
     for m in methods:
