@@ -301,13 +301,12 @@ def _score_and_pair(
 ) -> MakePairsResult:
     """Score ``samples`` (paths relative to ``out``, or absolute), pair them, write the files."""
     dims = list(scorer.dims)
-    w = weights
     out.mkdir(parents=True, exist_ok=True)
     videos = [str(out / s.video) for s in samples]
     normalize = getattr(scorer, "stats", None) is not None
     kwargs: dict[str, Any] = {"errors": "report"} if skip_errors else {}
     rows = scorer.score(
-        videos, [s.prompt for s in samples], normalize=normalize, weights=w, **kwargs
+        videos, [s.prompt for s in samples], normalize=normalize, weights=weights, **kwargs
     )
     kept, skipped = [], []
     for s, row in zip(samples, rows):
@@ -339,11 +338,17 @@ def _score_and_pair(
     doc = {
         **settings,
         "num_samples": len(kept), "num_skipped": len(skipped), "num_pairs": len(pairs),
-        "dims": dims, "weights": w, "normalized": normalize, "pairing": pairing,
+        "dims": dims, "weights": weights, "normalized": normalize, "pairing": pairing,
         "margin": margin, "tie_margin": tie_margin, "seed": seed,
     }  # fmt: skip
     (out / "make_pairs.json").write_text(json.dumps(doc, indent=2))
     return MakePairsResult(pair_file, kept, pairs, len(skipped))
+
+
+def tie_rates(pairs: Sequence[PreferencePair]) -> dict[str, float]:
+    """Label name → share of ``pairs`` whose label is a tie."""
+    names = list(pairs[0].labels) if pairs else []
+    return {d: sum(p.labels[d] == 0 for p in pairs) / len(pairs) for d in names}
 
 
 def proxy_accuracy(

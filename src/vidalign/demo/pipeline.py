@@ -188,7 +188,7 @@ def _split_prompts(dataset: Path, split: str = "train") -> list[str]:
 
 def _pairs_stage(cfg: DemoConfig, out: Path) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
-        from vidalign.align.pairs import make_pairs
+        from vidalign.align.pairs import make_pairs, tie_rates
         from vidalign.policy.folder import load_generator
         from vidalign.reward import RewardScorer
 
@@ -205,17 +205,13 @@ def _pairs_stage(cfg: DemoConfig, out: Path) -> Stage:
             val = make_pairs(adapter, scorer, val_prompts, folder / "val", seed=cfg.seed + 1,
                              **settings)  # fmt: skip
             val_file = str(val.pair_file)
-        labels = [p.labels for p in result.pairs]
         return {
             "pair_file": str(result.pair_file),
             "val_pair_file": val_file,
             "samples": len(result.samples),
             "pairs": len(result.pairs),
             "prompts": len(prompts),
-            "tie_rate": {
-                d: sum(lab[d] == 0 for lab in labels) / max(1, len(labels))
-                for d in (labels[0] if labels else {})
-            },
+            "tie_rate": tie_rates(result.pairs),
         }
 
     return Stage("pairs", run, {"pairs": cfg.pairs, "seed": cfg.seed},
@@ -224,20 +220,16 @@ def _pairs_stage(cfg: DemoConfig, out: Path) -> Stage:
 
 def _gold_pairs_stage(cfg: DemoConfig, out: Path) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
-        from vidalign.align.pairs import proxy_accuracy, relabel_pairs
+        from vidalign.align.pairs import proxy_accuracy, relabel_pairs, tie_rates
         from vidalign.eval.baselines import OracleScorer
 
         settings = {k: v for k, v in cfg.pairs.items() if k in _PAIRING_KEYS}
         src = Path(stage_summary(out, "pairs")["pair_file"]).parent
         result = relabel_pairs(src, OracleScorer(), folder, seed=cfg.seed, **settings)
-        labels = [p.labels for p in result.pairs]
         return {
             "pair_file": str(result.pair_file),
             "pairs": len(result.pairs),
-            "tie_rate": {
-                d: sum(lab[d] == 0 for lab in labels) / max(1, len(labels))
-                for d in (labels[0] if labels else {})
-            },
+            "tie_rate": tie_rates(result.pairs),
             "proxy_accuracy": proxy_accuracy(src, folder),
         }
 
