@@ -42,6 +42,11 @@ def test_dpo_hand_worked_value():
     assert stats.margin.item() == pytest.approx(2.0)
     assert loss.item() == pytest.approx(-math.log(1 / (1 + math.exp(-2.0))))  # 0.1269
     assert stats.acc.item() == 1.0
+    anchored, same = flow_dpo_loss(
+        pred_w, pred_l, ref_w, ref_l, target, target, torch.tensor([10.0]), sft_weight=0.5
+    )
+    assert anchored.item() == pytest.approx(0.1269280 + 0.5 * 0.04, abs=1e-6)  # 0.1469
+    assert same.margin.item() == pytest.approx(2.0)  # the anchor leaves the DPO term alone
 
 
 def test_beta_to_zero_gives_log2():
@@ -94,3 +99,16 @@ def test_rwr_weights_hand_worked():
     )
     with pytest.raises(ValueError, match="positive"):
         rwr_weights(r, temperature=0.0)
+
+
+def test_dpo_anchor_pulls_the_winner_even_when_the_margin_is_saturated():
+    # A margin of 1000 leaves no DPO gradient; the anchor still lowers the winner's error.
+    target = _v(0.0)
+    pred_w = _v(0.5).requires_grad_()
+    loss, _ = flow_dpo_loss(pred_w, _v(5.0), _v(10.0), _v(0.0), target, target,
+                            torch.tensor([100.0]), sft_weight=1.0)  # fmt: skip
+    loss.sum().backward()
+    assert pred_w.grad is not None and float(pred_w.grad.mean()) > 0  # descent lowers pred_w
+    with pytest.raises(ValueError, match="sft_weight"):
+        flow_dpo_loss(target, target, target, target, target, target, torch.ones(1),
+                      sft_weight=-1.0)  # fmt: skip

@@ -76,6 +76,13 @@ class AlignConfig:
     beta_schedule: Literal["constant", "one_minus_t_sq"] = field(
         default="constant", metadata={"help": "β_t: constant (recommended) or β·(1-t)²"}
     )
+    sft_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "Flow-DPO: weight λ of the winners' flow-matching loss added to the DPO "
+            "loss (0: plain Flow-DPO); it stops DPO from fitting winners worse"
+        },
+    )
     rwr_temperature: float = field(default=1.0, metadata={"help": "Flow-RWR τ in exp(r/τ)"})
     rwr_normalisation: Literal["batch", "global"] = field(
         default="batch",

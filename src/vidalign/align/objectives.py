@@ -30,6 +30,7 @@ def flow_dpo_objective(
     noise: Tensor,
     t: Tensor,
     beta_t: Tensor,
+    sft_weight: float = 0.0,
 ) -> tuple[Tensor, DPOStats]:
     """Flow-DPO per pair. Winner and loser share ``noise`` and ``t`` and run as one batch.
 
@@ -38,6 +39,7 @@ def flow_dpo_objective(
             ``base`` (the LoRA-wrapped transformer) disabled.
         x0_w, x0_l: winner / loser data (B, C, F, H, W). cond: (B, L, D).
         noise: (B, C, F, H, W), shared. t: (B,), shared. beta_t: (B,).
+        sft_weight: weight of the winners' flow-matching anchor (``flow_dpo_loss``).
 
     Returns:
         Per-pair losses (B,) and ``DPOStats``.
@@ -52,7 +54,9 @@ def flow_dpo_objective(
     with torch.no_grad(), lora_disabled(base):
         ref = reference(x_t, tt, cc)
     pred = policy(x_t, tt, cc)
-    return flow_dpo_loss(pred[:b], pred[b:], ref[:b], ref[b:], v[:b], v[b:], beta_t)
+    return flow_dpo_loss(
+        pred[:b], pred[b:], ref[:b], ref[b:], v[:b], v[b:], beta_t, sft_weight=sft_weight
+    )
 
 
 def flow_matching_objective(

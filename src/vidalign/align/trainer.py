@@ -228,8 +228,9 @@ def train_align(
             cond = adapter.encode_text([p.winner.prompt for p in batch])  # type: ignore[union-attr]
             beta_t = dpo_beta(cfg.beta, t, cfg.beta_schedule)
             per_pair, stats = flow_dpo_objective(
-                policy, ref_velocity, base, x0_w, x0_l, cond, noise, t, beta_t
-            )
+                policy, ref_velocity, base, x0_w, x0_l, cond, noise, t, beta_t,
+                sft_weight=cfg.sft_weight,
+            )  # fmt: skip
             metrics = {"implicit_acc": stats.acc.mean(), "margin": stats.margin.mean(),
                        "w_diff": stats.w_diff.mean(), "l_diff": stats.l_diff.mean(),
                        "beta_t": beta_t.mean()}  # fmt: skip

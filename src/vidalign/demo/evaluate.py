@@ -17,6 +17,7 @@ from typing import Any
 from vidalign.demo.config import DemoConfig
 from vidalign.demo.pipeline import align_arms, stage_summary
 from vidalign.demo.stages import Stage
+from vidalign.synth.oracle import ORACLE_VERSION
 
 PROMPT_SETS = ("general", "hard")
 
@@ -145,7 +146,7 @@ def evaluate(cfg: DemoConfig, out: Path, folder: Path) -> dict[str, Any]:
 
 def evaluate_stage(cfg: DemoConfig, out: Path, upstream: list[str]) -> Stage:
     settings = {"evaluation": vars(cfg.evaluation), "nrg": cfg.nrg, "seed": cfg.seed,
-                "arms": align_arms(cfg)}  # fmt: skip
+                "arms": align_arms(cfg), "oracle": ORACLE_VERSION}  # fmt: skip
     return Stage(
         "evaluate",
         lambda folder: evaluate(cfg, out, folder),

@@ -34,6 +34,7 @@ import torch
 from vidalign.config import config_from_dict
 from vidalign.demo.config import DemoConfig
 from vidalign.demo.stages import Stage, run_stages
+from vidalign.synth.oracle import ORACLE_VERSION
 
 ALIGN_METHODS = ("sft", "rwr", "dpo_beta_t", "dpo")
 """Alignment runs of the demo; each key names a section of the recipe's ``align`` mapping."""
@@ -89,7 +90,13 @@ def _dataset_stage(cfg: DemoConfig) -> Stage:
             "ceiling": {k: list(v) for k, v in stats.ceiling.items()},
         }
 
-    return Stage("dataset", run, {"dataset": vars(d), "seed": cfg.seed}, [], _est(cfg, "dataset"))
+    return Stage(
+        "dataset",
+        run,
+        {"dataset": vars(d), "seed": cfg.seed, "oracle": ORACLE_VERSION},
+        [],
+        _est(cfg, "dataset"),
+    )
 
 
 def _vlm_stage(cfg: DemoConfig, out: Path, name: str) -> Stage:
@@ -233,7 +240,8 @@ def _gold_pairs_stage(cfg: DemoConfig, out: Path) -> Stage:
             "proxy_accuracy": proxy_accuracy(src, folder),
         }
 
-    return Stage("pairs_gold", run, {"pairs": cfg.pairs, "seed": cfg.seed}, ["pairs"],
+    return Stage("pairs_gold", run,
+                 {"pairs": cfg.pairs, "seed": cfg.seed, "oracle": ORACLE_VERSION}, ["pairs"],
                  _est(cfg, "pairs_gold"))  # fmt: skip
 
 

@@ -129,8 +129,10 @@ class OracleScorer:
 
     @property
     def scorer_id(self) -> str:
+        from vidalign.synth.oracle import ORACLE_VERSION
+
         stats = ",".join(f"{d}={m:g}/{s:g}" for d, (m, s) in self.stats.items())
-        return f"oracle:vidalign-{__version__}:dims={','.join(self.dims)}:stats={stats}"
+        return f"oracle:v{ORACLE_VERSION}:vidalign-{__version__}:dims={','.join(self.dims)}:stats={stats}"
 
     def score(
         self,

@@ -11,7 +11,10 @@ error. What each judge measures:
   (``sum g^2 / sum g`` of its pixel gradients: about 0.5 to 1 for a crisp edge);
   8x8 block-edge steps (median step across block boundaries minus the median step
   elsewhere); the background's distance from the colour the prompt names.
-* **MQ** ``= exp(-(P_path + P_area + P_flicker))``: RMS residual of each object's centroid
+* **MQ** ``= seen · exp(-(P_path + P_area + P_flicker))``, where ``seen`` is the share of
+  frames in which each prompted object is seen, averaged over objects (an object that fades
+  out or is never drawn has no motion to judge, and that counts as failed motion: without
+  the factor an empty clip scored MQ ≈ 1), and the penalties are: RMS residual of each object's centroid
   path from the motion law the prompt names (a straight line at constant speed, or the
   bounce law of ``vidalign.synth.motion`` fitted over fall time and restitution);
   roughness of ``sqrt(area)`` about a straight line (outline wobble); roughness of the
@@ -63,6 +66,9 @@ from vidalign.synth.segment import (
 from vidalign.synth.shapes import coverage, sdf
 
 DIMS: tuple[str, ...] = ("VQ", "MQ", "TA")
+ORACLE_VERSION = 2
+"""Bumped whenever a score changes, so that score caches keyed by the scorer id are redone.
+2: MQ is scaled by the share of frames in which the prompted objects are seen."""
 
 # Penalty = max(0, measure - baseline) / scale, per component.
 NOISE_BASE, NOISE_SCALE = 0.004, 0.03
@@ -250,6 +256,7 @@ def motion_quality(
     num_frames = bg.shape[0]
     tau = np.linspace(0.0, 1.0, num_frames)
     path, area, weight = 0.0, 0.0, 0.0
+    seen = float(np.mean([tr.present.mean() for tr in traces])) if traces else 1.0
     for obj, tr in zip(scene.objects, traces):
         keep = tr.present
         if keep.sum() < 3:
@@ -271,13 +278,13 @@ def motion_quality(
         path, area = path / weight, area / weight
     brightness = bg.mean(axis=1)
     flicker = 100 * math.sqrt(float(np.mean(_line_residual(tau, brightness) ** 2)))
-    parts = {"path": path, "area": area, "flicker": flicker}
+    parts = {"path": path, "area": area, "flicker": flicker, "seen": seen}
     penalty = (
         max(0.0, path - PATH_BASE) / PATH_SCALE
         + max(0.0, area - AREA_BASE) / AREA_SCALE
         + max(0.0, flicker - FLICKER_BASE) / FLICKER_SCALE
     )
-    return math.exp(-penalty), parts
+    return seen * math.exp(-penalty), parts
 
 
 # ---- TA --------------------------------------------------------------------------------------
