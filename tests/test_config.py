@@ -1,11 +1,18 @@
 """Dataclass configs from YAML plus overrides: types, ranges, and errors that say where."""
 
+import dataclasses
+import re
+import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import pytest
 
 from vidalign.config import ConfigError, check_config, load_config, save_config
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+BOUNDS = {"gt", "ge", "lt", "le"}
 
 
 @dataclass
@@ -125,3 +132,51 @@ def test_malformed_yaml_names_the_file_and_the_line(tmp_path):
     recipe.write_text("steps: 5\noptim:\n  lr: 0.01\n dims: [VQ\n")
     with pytest.raises(ConfigError, match=rf"^{recipe}:4:2: not valid YAML \(expected"):
         load_config(Cfg, recipe)
+
+
+def _numeric_fields(cls, where=""):
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp, key = hints[f.name], f"{where}{f.name}"
+        if dataclasses.is_dataclass(tp):
+            yield from _numeric_fields(tp, f"{key}.")
+        elif {int, float} & {tp, *typing.get_args(tp)}:
+            yield key, f.metadata
+
+
+def test_every_numeric_field_of_every_trainer_config_states_its_range():
+    from vidalign.align.config import AlignConfig
+    from vidalign.guidance.config import LatentRMConfig
+    from vidalign.policy.config import PretrainConfig
+    from vidalign.reward.config import RewardTrainConfig
+    from vidalign.reward.pretrain import VLMPretrainConfig
+
+    unbounded = {"time_mean"}  # a logit-normal mean can be any number
+    for cls in (PretrainConfig, RewardTrainConfig, VLMPretrainConfig, AlignConfig, LatentRMConfig):
+        fields = dict(_numeric_fields(cls))
+        assert len(fields) > 10, cls
+        missing = [k for k, meta in fields.items() if k not in unbounded and not BOUNDS & set(meta)]
+        assert not missing, (cls.__name__, missing)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "override", "message"),
+    [
+        ("reward/tiny.yaml", "max_steps=-3", r"max_steps: -3 must be >= 1"),
+        ("reward/tiny.yaml", "lr=-1e-3", r"lr: -0\.001 must be >= 0"),
+        ("policy/tiny.yaml", "optim.lr=-1", r"optim\.lr: -1\.0 must be >= 0"),
+        ("guidance/tiny.yaml", "batch_size=0", r"batch_size: 0 must be >= 1"),
+        ("align/synth_dpo.yaml", "lora.dropout=1.5", r"lora\.dropout: 1\.5 must be >= 0 and < 1"),
+    ],
+)
+def test_trainer_recipes_refuse_values_out_of_range(recipe, override, message):
+    from vidalign.align.config import AlignConfig
+    from vidalign.guidance.config import LatentRMConfig
+    from vidalign.policy.config import PretrainConfig
+    from vidalign.reward.config import RewardTrainConfig
+
+    classes = {"reward": RewardTrainConfig, "policy": PretrainConfig,
+               "guidance": LatentRMConfig, "align": AlignConfig}  # fmt: skip
+    path = CONFIGS / recipe
+    with pytest.raises(ConfigError, match=rf"^override '{re.escape(override)}': {message}"):
+        load_config(classes[recipe.split("/")[0]], path, [override])

@@ -40,6 +40,7 @@ from vidalign.align.objectives import (
     flow_rwr_objective,
 )
 from vidalign.checkpoint import latest_checkpoint
+from vidalign.config import check_config
 from vidalign.flow import sample_time
 from vidalign.policy.adapter import WanAdapter
 from vidalign.policy.folder import load_generator
@@ -136,10 +137,9 @@ def train_align(
             the job were stopped there.
         progress_bar: show the bar on the main process.
     """
+    check_config(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    if cfg.method == "rwr" and cfg.rwr_temperature <= 0:
-        raise AlignDataError(f"rwr_temperature must be positive, got {cfg.rwr_temperature}")
     run_dir = Path(cfg.out_dir)
     accelerator = build_accelerator(
         mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed

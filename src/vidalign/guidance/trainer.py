@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vidalign.checkpoint import latest_checkpoint
-from vidalign.config import config_to_dict
+from vidalign.config import check_config, config_to_dict
 from vidalign.flow import interpolate
 from vidalign.guidance.config import LatentRMConfig
 from vidalign.guidance.data import LatentPairs, encode_pairs, pair_dims
@@ -106,10 +106,9 @@ def train_latent_rm(
             model folder, as a stopped job would (tests, time-boxed jobs).
         progress_bar: show the bar on the main process.
     """
+    check_config(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    if cfg.batch_size < 1 or cfg.steps < 1:
-        raise LatentRewardError("batch_size and steps must be at least 1")
     run_dir = Path(cfg.out_dir)
     accelerator = build_accelerator(log_dir=run_dir / "logs", seed=cfg.seed)
     rank, world = accelerator.process_index, accelerator.num_processes

@@ -18,10 +18,10 @@ import torch
 from tqdm.auto import tqdm
 
 from vidalign.checkpoint import latest_checkpoint
+from vidalign.config import check_config
 from vidalign.flow import sample_path, sample_time
 from vidalign.policy.adapter import SamplingDefaults, WanAdapter
 from vidalign.policy.config import PretrainConfig
-from vidalign.policy.errors import GeneratorError
 from vidalign.policy.folder import save_generator
 from vidalign.policy.synth_data import load_or_render, vocabulary_texts
 from vidalign.policy.tiny import build_pixel_generator
@@ -78,8 +78,7 @@ def pretrain(
             model folder, as if the job had been stopped there (time-boxed jobs, tests).
         progress_bar: show the bar on the main process.
     """
-    if cfg.object_weight < 0:
-        raise GeneratorError(f"object_weight must be >= 0, got {cfg.object_weight}")
+    check_config(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out_dir)
