@@ -134,6 +134,17 @@ def test_malformed_yaml_names_the_file_and_the_line(tmp_path):
         load_config(Cfg, recipe)
 
 
+def test_overrides_may_follow_resume_on_the_command_line():
+    from vidalign.cli.main import build_parser
+    from vidalign.cli.recipe import parse_args
+
+    argv = ["policy", "pretrain", "--config", "r.yaml", "out_dir=x", "--resume", "steps=6"]
+    args = parse_args(build_parser(), argv)
+    assert args.resume and args.overrides == ["out_dir=x", "steps=6"]
+    with pytest.raises(SystemExit):
+        parse_args(build_parser(), [*argv, "--nope"])
+
+
 def _numeric_fields(cls, where=""):
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
