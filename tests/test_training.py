@@ -1,9 +1,12 @@
-"""Shared trainer pieces: data order, checkpoints with exact resume, the NaN guard."""
+"""Shared trainer pieces: data order, checkpoints with exact resume, the NaN guard, run start."""
+
+from dataclasses import dataclass, field
 
 import pytest
 import torch
 
 from vidalign.checkpoint import latest_checkpoint
+from vidalign.config import load_config
 from vidalign.training import (
     CheckpointError,
     NonFiniteLossError,
@@ -11,6 +14,7 @@ from vidalign.training import (
     check_finite,
     load_checkpoint,
     save_checkpoint,
+    start_run,
 )
 
 
@@ -78,3 +82,51 @@ def test_check_finite():
     check_finite(torch.tensor(1.5), step=0)
     with pytest.raises(NonFiniteLossError, match="step 7"):
         check_finite(torch.tensor(float("nan")), step=7)
+
+
+@dataclass
+class RunCfg:
+    out_dir: str = "run"
+    steps: int = 6
+    lr: float = 0.1
+    optim: dict = field(default_factory=lambda: {"beta": 0.9})
+
+
+class SetupError(Exception):
+    pass
+
+
+def test_start_run_refuses_a_folder_that_holds_a_run_unless_resuming(tmp_path):
+    cfg = RunCfg(out_dir=str(tmp_path))
+    assert start_run(cfg, tmp_path, resume=False, error=SetupError) is None
+    assert load_config(RunCfg, tmp_path / "config.yaml") == cfg
+    save_checkpoint(tmp_path, 3, model=torch.nn.Linear(2, 2))
+    with pytest.raises(SetupError, match=rf"{tmp_path} already holds a run \(checkpoints/step-3\)"):
+        start_run(cfg, tmp_path, resume=False, error=SetupError)
+    with pytest.raises(SetupError, match="pass --resume"):
+        start_run(RunCfg(steps=2), tmp_path, resume=False, error=SetupError)
+    (tmp_path / "model").mkdir()
+    with pytest.raises(SetupError, match=r"step-3, model\)"):
+        start_run(cfg, tmp_path, resume=False, error=SetupError)
+    finished = tmp_path / "finished"
+    (finished / "model").mkdir(parents=True)  # a final model alone is a run's work too
+    with pytest.raises(SetupError, match="already holds a run"):
+        start_run(cfg, finished, resume=False, error=SetupError)
+
+
+def test_a_resumed_run_may_go_further_but_not_change_what_it_is(tmp_path):
+    start_run(RunCfg(), tmp_path, resume=False, error=SetupError)
+    save_checkpoint(tmp_path, 3, model=torch.nn.Linear(2, 2))
+    further = RunCfg(steps=12, out_dir="moved")
+    assert start_run(further, tmp_path, resume=True, error=SetupError).name == "step-3"
+    assert load_config(RunCfg, tmp_path / "config.yaml") == further
+    other = RunCfg(steps=12, lr=0.2, optim={"beta": 0.5})
+    with pytest.raises(SetupError, match=r"differs in lr: 0\.1 -> 0\.2; optim\.beta: 0\.9 -> 0\.5"):
+        start_run(other, tmp_path, resume=True, error=SetupError)
+    assert load_config(RunCfg, tmp_path / "config.yaml") == further  # the refusal wrote nothing
+
+
+def test_resuming_a_folder_without_checkpoints_starts_at_step_zero(tmp_path, capsys):
+    assert start_run(RunCfg(), tmp_path, resume=True, error=SetupError) is None
+    assert "starting at step 0" in capsys.readouterr().out
+    assert (tmp_path / "config.yaml").is_file()

@@ -52,34 +52,30 @@ def step_dir(run_dir: str | Path, step: int) -> Path:
     return Path(run_dir) / "checkpoints" / f"step-{step}"
 
 
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The complete ``checkpoints/step-N`` folder with the largest N, or None."""
+def complete_checkpoints(run_dir: str | Path) -> list[Path]:
+    """The ``checkpoints/step-N`` folders of ``run_dir`` that hold ``COMPLETE``, oldest first."""
     root = Path(run_dir) / "checkpoints"
     if not root.is_dir():
-        return None
-    best: tuple[int, Path] | None = None
-    for p in root.iterdir():
-        m = _STEP_RE.match(p.name)
-        if m and (p / "COMPLETE").is_file():
-            n = int(m.group(1))
-            if best is None or n > best[0]:
-                best = (n, p)
-    return best[1] if best else None
+        return []
+    steps = sorted(
+        (int(m.group(1)), p)
+        for p in root.iterdir()
+        if (m := _STEP_RE.match(p.name)) and (p / "COMPLETE").is_file()
+    )
+    return [p for _, p in steps]
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The complete ``checkpoints/step-N`` folder with the largest N, or None."""
+    found = complete_checkpoints(run_dir)
+    return found[-1] if found else None
 
 
 def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
     """Delete all but the newest ``keep`` complete checkpoints (keep <= 0 keeps all)."""
     if keep <= 0:
         return
-    root = Path(run_dir) / "checkpoints"
-    if not root.is_dir():
-        return
-    steps = sorted(
-        (int(m.group(1)), p)
-        for p in root.iterdir()
-        if (m := _STEP_RE.match(p.name)) and (p / "COMPLETE").is_file()
-    )
-    for _, p in steps[:-keep]:
+    for p in complete_checkpoints(run_dir)[:-keep]:
         shutil.rmtree(p, ignore_errors=True)
 
 

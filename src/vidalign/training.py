@@ -1,4 +1,5 @@
-"""Pieces every trainer shares: the accelerator, resumable data order, checkpoints, NaN guard.
+"""Pieces every trainer shares: the run start, the accelerator, resumable data order,
+checkpoints, NaN guard.
 
 Each trainer (reward, policy pre-training, alignment, latent reward) owns its loop and
 calls these. Resuming is exact on CPU: the data order is a pure function of
@@ -20,11 +21,13 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
@@ -35,7 +38,7 @@ from vidalign.checkpoint import (
     set_rng_state,
     step_dir,
 )
-from vidalign.config import save_config
+from vidalign.config import ConfigError, config_from_dict, config_to_dict, save_config
 from vidalign.errors import VidalignError
 
 
@@ -250,25 +253,93 @@ def stop_if_not_finite(
         raise NonFiniteLossError(f"{err} The last finite weights are in {saved}.") from None
 
 
-def checkpoint_to_resume(
-    run_dir: str | Path, *, resume: bool, error: type[Exception], key: str = "output_dir"
+RESUME_MAY_CHANGE = frozenset({
+    "steps", "max_steps", "epochs",  # how far the run goes
+    "log_every", "eval_every", "save_every", "keep", "keep_checkpoints",  # what it writes when
+    "out_dir", "output_dir", "resume", "progress", "threads",  # where and how it runs
+})  # fmt: skip
+"""Top-level config fields a resumed run may set anew. A change to any other field (data,
+model, optimiser, seed, ...) would splice two different runs into one, so ``start_run``
+refuses it."""
+
+
+def _main_process() -> bool:
+    # The trainers call start_run before accelerate starts the process group; torchrun and
+    # accelerate launch give every process its rank in RANK.
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _changed_fields(cfg: Any, saved_file: Path, error: type[Exception]) -> list[str]:
+    """``"key: saved -> now"`` for each field outside ``RESUME_MAY_CHANGE`` that differs."""
+    try:
+        saved = config_from_dict(type(cfg), yaml.safe_load(saved_file.read_text()) or {},
+                                 where=str(saved_file))  # fmt: skip
+    except (ConfigError, yaml.YAMLError) as err:
+        raise error(f"cannot resume: the run's saved config does not load ({err})") from None
+    old, new = _flat(config_to_dict(saved)), _flat(config_to_dict(cfg))
+    return [
+        f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
+        for k in sorted(old.keys() | new.keys())
+        if k.split(".")[0] not in RESUME_MAY_CHANGE and old.get(k) != new.get(k)
+    ]
+
+
+def start_run(
+    cfg: Any,
+    run_dir: str | Path,
+    *,
+    resume: bool,
+    error: type[Exception],
+    outputs: tuple[str, ...] = ("model",),
 ) -> Path | None:
-    """The latest complete checkpoint of ``run_dir`` when resuming. A run that is not resuming
-    must not write over one that left checkpoints: it raises ``error`` instead, naming ``key``."""
+    """Every trainer's start: guard ``run_dir``, save ``cfg``, say where to resume from.
+
+    1. A run that is not resuming refuses a folder that already holds a run's work (a
+       complete checkpoint, or one of ``outputs``, the folders a finished run leaves):
+       its pruning and final save would delete and overwrite that run's.
+    2. A resumed run refuses a ``config.yaml`` that differs from ``cfg`` in a field outside
+       ``RESUME_MAY_CHANGE``, and names those fields.
+    3. The main process writes ``cfg`` to ``run_dir/config.yaml``.
+
+    Call it on every process, before ``build_accelerator``. Raises ``error`` (the trainer's
+    own setup error). Returns the latest complete checkpoint when resuming, else None.
+    """
+    run_dir = Path(run_dir)
     latest = latest_checkpoint(run_dir)
-    if latest is not None and not resume:
-        raise error(
-            f"{run_dir} already holds checkpoints ({latest.name}); pass resume=true to continue "
-            f"or choose another {key}"
-        )
-    return latest
-
-
-def save_run_config(accelerator: Any, cfg: Any, run_dir: str | Path) -> None:
-    """Create ``run_dir`` and write ``cfg`` to ``run_dir/config.yaml`` (main process only)."""
-    if accelerator.is_main_process:
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-        save_config(cfg, Path(run_dir) / "config.yaml")
+    if not resume:
+        found = [latest.relative_to(run_dir)] if latest else []
+        found += [Path(name) for name in outputs if (run_dir / name).exists()]
+        if found:
+            raise error(
+                f"{run_dir} already holds a run ({', '.join(map(str, found))}): pass --resume "
+                "(resume=true) to continue it, or choose another run folder"
+            )
+    elif latest is not None and (run_dir / "config.yaml").is_file():
+        changed = _changed_fields(cfg, run_dir / "config.yaml", error)
+        if changed:
+            raise error(
+                f"cannot resume {run_dir}: its config.yaml differs in {'; '.join(changed)}. "
+                f"A resumed run may change only {', '.join(sorted(RESUME_MAY_CHANGE))}; "
+                "start a new run in another folder for other changes"
+            )
+    if _main_process():
+        if resume and latest is None:
+            print(f"vidalign: no checkpoint under {run_dir / 'checkpoints'}; starting at step 0")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = run_dir / f"config.yaml.tmp-{os.getpid()}"
+        save_config(cfg, tmp)
+        tmp.replace(run_dir / "config.yaml")  # processes that compare read a whole file
+    return latest if resume else None
 
 
 def warmup_cosine(step: int, *, warmup: int, total: int, min_ratio: float) -> float:

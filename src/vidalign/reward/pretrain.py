@@ -58,11 +58,10 @@ from vidalign.reward.tiny import TinyQwen2VLSpec, freeze_vision_stem
 from vidalign.training import (
     batch_indices,
     build_accelerator,
-    checkpoint_to_resume,
     load_checkpoint,
     progress,
     save_checkpoint,
-    save_run_config,
+    start_run,
     stop_if_not_finite,
     warmup_cosine,
 )
@@ -560,14 +559,13 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.output_dir)
-    latest = checkpoint_to_resume(run_dir, resume=cfg.resume, error=PretrainSetupError)
+    latest = start_run(cfg, run_dir, resume=cfg.resume, error=PretrainSetupError)
     accelerator = build_accelerator(
         mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
     )
     rank, world = accelerator.process_index, accelerator.num_processes
     if cfg.batch_size % world:
         raise PretrainSetupError(f"batch_size {cfg.batch_size} must divide by {world} processes")
-    save_run_config(accelerator, cfg, run_dir)
 
     prompts = list(general_prompts(cfg.num_prompts, cfg.seed))
     render = dict(
@@ -605,7 +603,7 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
         ),
     )
     start = 0
-    if cfg.resume and latest is not None:
+    if latest is not None:
         start, _ = load_checkpoint(latest, model=model, optimizer=optimizer, scheduler=scheduler)
         accelerator.print(f"vidalign: resumed from {latest} at step {start}")
     model, optimizer = accelerator.prepare(model, optimizer)

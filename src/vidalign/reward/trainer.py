@@ -49,11 +49,10 @@ from vidalign.reward.tiny import freeze_vision_stem
 from vidalign.training import (
     batch_indices,
     build_accelerator,
-    checkpoint_to_resume,
     load_checkpoint,
     progress,
     save_checkpoint,
-    save_run_config,
+    start_run,
     stop_if_not_finite,
 )
 
@@ -286,14 +285,11 @@ def train_reward(cfg: RewardTrainConfig) -> TrainResult:
     check_config(cfg)
     _check_config(cfg)
     run_dir = Path(cfg.output_dir)
-    latest = checkpoint_to_resume(run_dir, resume=cfg.resume, error=TrainSetupError)
+    latest = start_run(cfg, run_dir, resume=cfg.resume, error=TrainSetupError)
     accelerator = build_accelerator(
         mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
     )
     rank, world = accelerator.process_index, accelerator.num_processes
-    if cfg.resume and latest is None and accelerator.is_main_process:
-        print(f"vidalign: no checkpoint under {run_dir}/checkpoints; starting from step 0")
-    save_run_config(accelerator, cfg, run_dir)
 
     train_pairs = _load_pairs(cfg.train_data, cfg)
     val_pairs = _load_pairs(cfg.val_data, cfg)
@@ -314,7 +310,7 @@ def train_reward(cfg: RewardTrainConfig) -> TrainResult:
     model, optimizer = accelerator.prepare(model, optimizer)
 
     start = 0
-    if cfg.resume and latest is not None:
+    if latest is not None:
         start, _ = load_checkpoint(latest, model=model, optimizer=optimizer, scheduler=scheduler)
         if accelerator.is_main_process:
             print(f"vidalign: resumed from {latest} at step {start}")
