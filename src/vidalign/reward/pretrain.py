@@ -65,6 +65,7 @@ from vidalign.training import (
     stop_if_not_finite,
     warmup_cosine,
 )
+from vidalign.weights import check_weights_folder
 
 DEFECT_WORDS: dict[str, str] = {
     "noise": "grainy",
@@ -541,6 +542,7 @@ def _load_base(path: str):
     folder = Path(path)
     if not (folder / "config.json").is_file():
         raise PretrainSetupError(f"init_model {folder}: not a base VLM folder (no config.json)")
+    check_weights_folder(folder)
     processor = Qwen2VLProcessor.from_pretrained(str(folder), local_files_only=True)
     vlm = Qwen2VLForConditionalGeneration.from_pretrained(str(folder), local_files_only=True)
     return processor, vlm
