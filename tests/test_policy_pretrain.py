@@ -97,3 +97,19 @@ def test_a_second_run_into_a_used_folder_is_refused_and_a_resume_may_only_go_fur
     assert "resumed from" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-12", "step-14"]
     assert load_config(PretrainConfig, tmp_path / "config.yaml").steps == 14
+
+
+def test_resume_passes_over_a_truncated_checkpoint_and_repeats_the_run_exactly(tmp_path, capsys):
+    run = ["policy", "pretrain", "--config", str(TINY), f"out_dir={tmp_path}"]
+    weights = tmp_path / "model" / "transformer" / "diffusion_pytorch_model.safetensors"
+    assert main(run) == 0  # steps 6, checkpoints at 3 and 6
+    uninterrupted = load_file(str(weights))
+    optim = tmp_path / "checkpoints" / "step-6" / "optimizer.pt"
+    optim.write_bytes(optim.read_bytes()[:1000])  # a copy cut short
+    capsys.readouterr()
+    assert main([*run, "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "skipping" in out and "step-6: optimizer.pt has 1000 bytes" in out
+    assert f"resumed from {tmp_path / 'checkpoints' / 'step-3'}" in out
+    again = load_file(str(weights))
+    assert all(torch.equal(again[k], uninterrupted[k]) for k in uninterrupted)
