@@ -142,3 +142,12 @@ def test_train_cli_runs_each_recipe_and_rejects_bad_keys(data, tmp_path, capsys)
     assert "unknown key" in capsys.readouterr().err
     real = load_config(AlignConfig, RECIPES / "wan21_1.3b_dpo_lora.yaml")
     assert real.method == "dpo" and real.beta_schedule == "constant" and real.lora.rank > 0
+
+
+def test_a_run_into_a_used_folder_is_refused_and_resuming_goes_on(data, tmp_path):
+    train_align(cfg_for(data, tmp_path, "steps=1"), progress_bar=False)
+    with pytest.raises(AlignDataError, match=r"already holds a run \(checkpoints/step-1, lora\)"):
+        train_align(cfg_for(data, tmp_path, "steps=2"), progress_bar=False)
+    assert (
+        train_align(cfg_for(data, tmp_path, "steps=2"), resume=True, progress_bar=False).step == 2
+    )

@@ -1,11 +1,18 @@
-"""Dataclass configs from YAML plus overrides."""
+"""Dataclass configs from YAML plus overrides: types, ranges, and errors that say where."""
 
+import dataclasses
+import re
+import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import pytest
 
-from vidalign.config import ConfigError, load_config, save_config
+from vidalign.config import ConfigError, check_config, load_config, save_config
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+BOUNDS = {"gt", "ge", "lt", "le"}
 
 
 @dataclass
@@ -62,3 +69,125 @@ def test_bad_overrides_name_the_key(override, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(Cfg, tmp_path / "nope.yaml")
+
+
+@dataclass
+class Bounded:
+    lr: float = field(default=1e-3, metadata={"help": "learning rate", "gt": 0})
+    dropout: float = field(default=0.1, metadata={"ge": 0, "lt": 1})
+    patch: list[int] = field(default_factory=lambda: [2, 4], metadata={"ge": 1})
+    lr_head: float | None = field(default=None, metadata={"ge": 0})
+    optim: Optim = field(default_factory=Optim)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("lr=-1e-4", r"lr: -0\.0001 must be > 0"),
+        ("lr=0", r"lr: 0\.0 must be > 0"),
+        ("lr=nan", r"lr: nan must be a finite number > 0"),
+        ("dropout=1", r"dropout: 1\.0 must be >= 0 and < 1"),
+        ("patch=[2,0]", r"patch\[1\]: 0 must be >= 1"),
+        ("lr_head=-1", r"lr_head: -1\.0 must be >= 0"),
+    ],
+)
+def test_values_outside_the_fields_range_name_the_field_and_the_value(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(Bounded, None, [override])
+
+
+def test_range_edges_and_unset_optionals_are_accepted():
+    cfg = load_config(Bounded, None, ["dropout=0", "patch=[1]", "lr_head=0"])
+    assert cfg.dropout == 0 and cfg.patch == [1] and cfg.lr_head == 0.0
+    assert load_config(Bounded, None, ["lr_head=null"]).lr_head is None
+
+
+def test_check_config_catches_a_config_built_in_python():
+    check_config(Bounded())
+    with pytest.raises(ConfigError, match=r"lr: -1 must be > 0"):
+        check_config(Bounded(lr=-1))
+
+
+def test_an_error_blames_the_override_that_brought_the_value_else_the_recipe(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("lr: -1.0\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(Bounded, recipe, [])
+    assert str(info.value).startswith(f"{recipe}: lr: -1.0 must be > 0")
+    recipe.write_text("steps: 5\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(Cfg, recipe, ["steps=ten"])
+    assert str(info.value) == "override 'steps=ten': steps: expected an integer, got 'ten'"
+    with pytest.raises(ConfigError, match=r"^override 'optim=\{lr: x\}': optim\.lr: expected"):
+        load_config(Cfg, recipe, ["optim={lr: x}"])
+    with pytest.raises(ConfigError, match=r"^override 'stepz=1': unknown key"):
+        load_config(Cfg, recipe, ["stepz=1"])
+    recipe.write_text("steps: ten\n")
+    with pytest.raises(ConfigError, match=rf"^{recipe}: steps: expected an integer"):
+        load_config(Cfg, recipe, ["loss=bt"])
+
+
+def test_malformed_yaml_names_the_file_and_the_line(tmp_path):
+    recipe = tmp_path / "broken.yaml"
+    recipe.write_text("steps: 5\noptim:\n  lr: 0.01\n dims: [VQ\n")
+    with pytest.raises(ConfigError, match=rf"^{recipe}:4:2: not valid YAML \(expected"):
+        load_config(Cfg, recipe)
+
+
+def test_overrides_may_follow_resume_on_the_command_line():
+    from vidalign.cli.main import build_parser
+    from vidalign.cli.recipe import parse_args
+
+    argv = ["policy", "pretrain", "--config", "r.yaml", "out_dir=x", "--resume", "steps=6"]
+    args = parse_args(build_parser(), argv)
+    assert args.resume and args.overrides == ["out_dir=x", "steps=6"]
+    with pytest.raises(SystemExit):
+        parse_args(build_parser(), [*argv, "--nope"])
+
+
+def _numeric_fields(cls, where=""):
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp, key = hints[f.name], f"{where}{f.name}"
+        if dataclasses.is_dataclass(tp):
+            yield from _numeric_fields(tp, f"{key}.")
+        elif {int, float} & {tp, *typing.get_args(tp)}:
+            yield key, f.metadata
+
+
+def test_every_numeric_field_of_every_trainer_config_states_its_range():
+    from vidalign.align.config import AlignConfig
+    from vidalign.guidance.config import LatentRMConfig
+    from vidalign.policy.config import PretrainConfig
+    from vidalign.reward.config import RewardTrainConfig
+    from vidalign.reward.pretrain import VLMPretrainConfig
+
+    unbounded = {"time_mean"}  # a logit-normal mean can be any number
+    for cls in (PretrainConfig, RewardTrainConfig, VLMPretrainConfig, AlignConfig, LatentRMConfig):
+        fields = dict(_numeric_fields(cls))
+        assert len(fields) > 10, cls
+        missing = [k for k, meta in fields.items() if k not in unbounded and not BOUNDS & set(meta)]
+        assert not missing, (cls.__name__, missing)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "override", "message"),
+    [
+        ("reward/tiny.yaml", "max_steps=-3", r"max_steps: -3 must be >= 1"),
+        ("reward/tiny.yaml", "lr=-1e-3", r"lr: -0\.001 must be >= 0"),
+        ("policy/tiny.yaml", "optim.lr=-1", r"optim\.lr: -1\.0 must be >= 0"),
+        ("guidance/tiny.yaml", "batch_size=0", r"batch_size: 0 must be >= 1"),
+        ("align/synth_dpo.yaml", "lora.dropout=1.5", r"lora\.dropout: 1\.5 must be >= 0 and < 1"),
+    ],
+)
+def test_trainer_recipes_refuse_values_out_of_range(recipe, override, message):
+    from vidalign.align.config import AlignConfig
+    from vidalign.guidance.config import LatentRMConfig
+    from vidalign.policy.config import PretrainConfig
+    from vidalign.reward.config import RewardTrainConfig
+
+    classes = {"reward": RewardTrainConfig, "policy": PretrainConfig,
+               "guidance": LatentRMConfig, "align": AlignConfig}  # fmt: skip
+    path = CONFIGS / recipe
+    with pytest.raises(ConfigError, match=rf"^override '{re.escape(override)}': {message}"):
+        load_config(classes[recipe.split("/")[0]], path, [override])

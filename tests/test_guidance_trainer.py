@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 from guidance_testdata import write_pair_dataset
 from vidalign.guidance import load_latent_reward
 from vidalign.guidance.config import LatentRMConfig
+from vidalign.guidance.errors import LatentRewardError
 from vidalign.guidance.trainer import train_latent_rm
 
 
@@ -75,3 +76,14 @@ def test_clean_variant_trains_at_t_zero(dataset, tmp_path, monkeypatch):
     seen.clear()
     train_latent_rm(config(dataset, tmp_path / "n", steps=2), progress_bar=False)
     assert all(((t > 0) & (t < 1)).all() for t in seen)
+
+
+def test_a_run_into_a_used_folder_is_refused_and_resuming_goes_on(dataset, tmp_path):
+    train_latent_rm(config(dataset, tmp_path, steps=1), progress_bar=False)
+    with pytest.raises(
+        LatentRewardError, match=r"already holds a run \(checkpoints/step-1, model\)"
+    ):
+        train_latent_rm(config(dataset, tmp_path, steps=2), progress_bar=False)
+    with pytest.raises(LatentRewardError, match=r"differs in batch_size: 8 -> 4"):
+        train_latent_rm(config(dataset, tmp_path, steps=2, batch_size=4), resume=True)
+    assert train_latent_rm(config(dataset, tmp_path, steps=2), resume=True).step == 2

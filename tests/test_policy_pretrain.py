@@ -69,3 +69,47 @@ def test_a_diverging_run_stops_with_a_checkpoint_of_the_last_finite_weights(tmp_
     ckpts = list((tmp_path / "checkpoints").iterdir())
     assert len(ckpts) == 1 and str(ckpts[0]) in str(info.value)
     assert not (tmp_path / "model").exists()
+
+
+def test_a_second_run_into_a_used_folder_is_refused_and_a_resume_may_only_go_further(
+    tmp_path, capsys
+):
+    # issue 21: this second run used to prune its own checkpoints (the old run's steps are
+    # higher), overwrite the first run's model, and leave a --resume that loads the old weights
+    run = ["policy", "pretrain", "--config", str(TINY), f"out_dir={tmp_path}", "save_every=3",
+           "keep=2"]  # fmt: skip
+    weights = tmp_path / "model" / "transformer" / "diffusion_pytorch_model.safetensors"
+    assert main([*run, "steps=12"]) == 0
+    saved = weights.read_bytes()
+    capsys.readouterr()
+
+    assert main([*run, "steps=6"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"{tmp_path} already holds a run (checkpoints/step-12, model)" in err and "--resume" in err
+    )
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-12", "step-9"]
+    assert weights.read_bytes() == saved
+
+    assert main([*run, "steps=12", "--resume", "optim.lr=1e-2"]) == 2
+    assert "differs in optim.lr: 0.003 -> 0.01" in capsys.readouterr().err
+    assert main([*run, "steps=12", "--resume", "steps=14"]) == 0  # an override after --resume
+    assert "resumed from" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-12", "step-14"]
+    assert load_config(PretrainConfig, tmp_path / "config.yaml").steps == 14
+
+
+def test_resume_passes_over_a_truncated_checkpoint_and_repeats_the_run_exactly(tmp_path, capsys):
+    run = ["policy", "pretrain", "--config", str(TINY), f"out_dir={tmp_path}"]
+    weights = tmp_path / "model" / "transformer" / "diffusion_pytorch_model.safetensors"
+    assert main(run) == 0  # steps 6, checkpoints at 3 and 6
+    uninterrupted = load_file(str(weights))
+    optim = tmp_path / "checkpoints" / "step-6" / "optimizer.pt"
+    optim.write_bytes(optim.read_bytes()[:1000])  # a copy cut short
+    capsys.readouterr()
+    assert main([*run, "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "skipping" in out and "step-6: optimizer.pt has 1000 bytes" in out
+    assert f"resumed from {tmp_path / 'checkpoints' / 'step-3'}" in out
+    again = load_file(str(weights))
+    assert all(torch.equal(again[k], uninterrupted[k]) for k in uninterrupted)

@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from vidalign.config import ConfigError
 from vidalign.reward.pretrain import (
     CLEAN_WORD,
     DEFECT_WORDS,
@@ -117,7 +118,7 @@ def test_caption_batches_put_the_loss_on_the_caption_only():
 def test_config_errors_are_named(tmp_path):
     with pytest.raises(PretrainSetupError, match="batch_size"):
         pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), num_clips=2, batch_size=4))
-    with pytest.raises(PretrainSetupError, match="defect_rate"):
+    with pytest.raises(ConfigError, match=r"defect_rate: 1\.5 must be >= 0 and <= 1"):
         pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), defect_rate=1.5))
     with pytest.raises(PretrainSetupError, match="needs text_defect_rate"):
         pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), alignment_weight=1.0))

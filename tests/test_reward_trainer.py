@@ -1,6 +1,7 @@
 """Reward trainer: it learns, trains only what it should, resumes exactly, stops on NaN."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -151,3 +152,19 @@ def test_learns_motion_quality_above_chance(tmp_path):
     )
     result = train_reward(cfg)
     assert result.last_eval["val/acc/MQ"] >= 0.8  # 12 strict MQ pairs; chance is 0.5
+
+
+def test_a_group_learning_rate_of_zero_is_kept_and_none_means_lr():
+    embed, head, rest = (torch.nn.Parameter(torch.zeros(2)) for _ in range(3))
+    core = SimpleNamespace(
+        backbone=SimpleNamespace(get_input_embeddings=lambda: SimpleNamespace(weight=embed)),
+        head=SimpleNamespace(weight=head),
+    )
+    model = torch.nn.ParameterList([rest, embed, head])
+
+    def rates(**kw):
+        groups = trainer_mod._param_groups(core, model, RewardTrainConfig(lr=1e-3, **kw))
+        return {g["name"]: g["lr"] for g in groups}
+
+    assert rates(lr_special=0.0, lr_head=0.0) == {"backbone": 1e-3, "special": 0.0, "head": 0.0}
+    assert rates() == {"backbone": 1e-3, "special": 1e-3, "head": 1e-3}

@@ -1,9 +1,13 @@
-"""Shared trainer pieces: data order, checkpoints with exact resume, the NaN guard."""
+"""Shared trainer pieces: data order, checkpoints with exact resume, the NaN guard, run start."""
+
+import json
+from dataclasses import dataclass, field
 
 import pytest
 import torch
 
 from vidalign.checkpoint import latest_checkpoint
+from vidalign.config import load_config
 from vidalign.training import (
     CheckpointError,
     NonFiniteLossError,
@@ -11,7 +15,9 @@ from vidalign.training import (
     check_finite,
     load_checkpoint,
     save_checkpoint,
+    start_run,
 )
+from vidalign.weights import WeightsFileError
 
 
 def test_batch_indices_cover_each_epoch_once_and_split_by_rank():
@@ -78,3 +84,109 @@ def test_check_finite():
     check_finite(torch.tensor(1.5), step=0)
     with pytest.raises(NonFiniteLossError, match="step 7"):
         check_finite(torch.tensor(float("nan")), step=7)
+
+
+@dataclass
+class RunCfg:
+    out_dir: str = "run"
+    steps: int = 6
+    lr: float = 0.1
+    optim: dict = field(default_factory=lambda: {"beta": 0.9})
+
+
+class SetupError(Exception):
+    pass
+
+
+def test_start_run_refuses_a_folder_that_holds_a_run_unless_resuming(tmp_path):
+    cfg = RunCfg(out_dir=str(tmp_path))
+    assert start_run(cfg, tmp_path, resume=False, error=SetupError) is None
+    assert load_config(RunCfg, tmp_path / "config.yaml") == cfg
+    save_checkpoint(tmp_path, 3, model=torch.nn.Linear(2, 2))
+    with pytest.raises(SetupError, match=rf"{tmp_path} already holds a run \(checkpoints/step-3\)"):
+        start_run(cfg, tmp_path, resume=False, error=SetupError)
+    with pytest.raises(SetupError, match="pass --resume"):
+        start_run(RunCfg(steps=2), tmp_path, resume=False, error=SetupError)
+    (tmp_path / "model").mkdir()
+    with pytest.raises(SetupError, match=r"step-3, model\)"):
+        start_run(cfg, tmp_path, resume=False, error=SetupError)
+    finished = tmp_path / "finished"
+    (finished / "model").mkdir(parents=True)  # a final model alone is a run's work too
+    with pytest.raises(SetupError, match="already holds a run"):
+        start_run(cfg, finished, resume=False, error=SetupError)
+
+
+def test_a_resumed_run_may_go_further_but_not_change_what_it_is(tmp_path):
+    start_run(RunCfg(), tmp_path, resume=False, error=SetupError)
+    save_checkpoint(tmp_path, 3, model=torch.nn.Linear(2, 2))
+    further = RunCfg(steps=12, out_dir="moved")
+    assert start_run(further, tmp_path, resume=True, error=SetupError).name == "step-3"
+    assert load_config(RunCfg, tmp_path / "config.yaml") == further
+    other = RunCfg(steps=12, lr=0.2, optim={"beta": 0.5})
+    with pytest.raises(SetupError, match=r"differs in lr: 0\.1 -> 0\.2; optim\.beta: 0\.9 -> 0\.5"):
+        start_run(other, tmp_path, resume=True, error=SetupError)
+    assert load_config(RunCfg, tmp_path / "config.yaml") == further  # the refusal wrote nothing
+
+
+def test_resuming_a_folder_without_checkpoints_starts_at_step_zero(tmp_path, capsys):
+    assert start_run(RunCfg(), tmp_path, resume=True, error=SetupError) is None
+    assert "starting at step 0" in capsys.readouterr().out
+    assert (tmp_path / "config.yaml").is_file()
+
+
+def _saved_run(root, steps=(3, 6)):
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+    model(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    for step in steps:
+        save_checkpoint(root, step, model=model, optimizer=opt, keep=0)
+    return model, opt
+
+
+def test_a_truncated_or_damaged_file_fails_loading_naming_the_checkpoint_and_the_file(tmp_path):
+    model, opt = _saved_run(tmp_path, steps=(3,))
+    ckpt = tmp_path / "checkpoints" / "step-3"
+    assert json.loads((ckpt / "COMPLETE").read_text())["files"]["optimizer.pt"]["bytes"] > 0
+    good = (ckpt / "optimizer.pt").read_bytes()
+    (ckpt / "optimizer.pt").write_bytes(good[: len(good) // 2])
+    with pytest.raises(CheckpointError, match=rf"{ckpt}: optimizer\.pt has \d+ bytes, \d+ when"):
+        load_checkpoint(ckpt, model=model, optimizer=opt)
+    (ckpt / "optimizer.pt").write_bytes(good)
+    weights = bytearray((ckpt / "model.safetensors").read_bytes())
+    weights[-1] ^= 0xFF  # same size, one byte of a weight flipped
+    (ckpt / "model.safetensors").write_bytes(bytes(weights))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors does not match the SHA-256"):
+        load_checkpoint(ckpt, model=model, optimizer=opt)
+
+
+def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path, capsys):
+    start_run(RunCfg(), tmp_path, resume=False, error=SetupError)
+    model, opt = _saved_run(tmp_path)
+    step6 = tmp_path / "checkpoints" / "step-6"
+    (step6 / "model.safetensors").write_bytes((step6 / "model.safetensors").read_bytes()[:40])
+    assert latest_checkpoint(tmp_path).name == "step-3"
+    ckpt = start_run(RunCfg(), tmp_path, resume=True, error=SetupError)
+    assert ckpt.name == "step-3" and load_checkpoint(ckpt, model=model, optimizer=opt)[0] == 3
+    out = capsys.readouterr().out
+    assert f"skipping {step6}: model.safetensors has 40 bytes" in out and "step-6.damaged" in out
+    # set aside, so that pruning by step number can never prefer it to the run's new ones
+    assert not step6.exists() and (tmp_path / "checkpoints" / "step-6.damaged").is_dir()
+    (ckpt / "rng-0.pt").unlink()
+    with pytest.raises(SetupError, match=r"no checkpoint is intact \(step-3: rng-0\.pt is missing"):
+        start_run(RunCfg(), tmp_path, resume=True, error=SetupError)
+
+
+def test_checkpoints_written_before_the_size_record_still_load_or_fail_cleanly(tmp_path):
+    model, opt = _saved_run(tmp_path, steps=(3,))
+    ckpt = tmp_path / "checkpoints" / "step-3"
+    (ckpt / "COMPLETE").write_text("ok\n")  # the marker vidalign wrote before
+    assert load_checkpoint(ckpt, model=model, optimizer=opt)[0] == 3
+    optim = ckpt / "optimizer.pt"
+    optim.write_bytes(optim.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=rf"{optim}: cannot be read; it may be truncated"):
+        load_checkpoint(ckpt, model=model, optimizer=opt)
+    weights = ckpt / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(WeightsFileError, match=rf"{weights}: not a readable safetensors file"):
+        load_checkpoint(ckpt, model=model, optimizer=opt)

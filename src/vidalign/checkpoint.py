@@ -1,18 +1,24 @@
 """Atomic checkpoint folders and RNG state, shared by every trainer.
 
 A checkpoint is written into ``<dir>.tmp-<pid>`` and renamed into place, so a
-killed run never leaves a half-written ``step-N`` folder. ``latest_checkpoint``
-only sees complete folders (those holding ``COMPLETE``).
+killed run never leaves a half-written ``step-N`` folder. ``complete_checkpoints``
+only sees complete folders (those holding ``COMPLETE``). The ``COMPLETE`` marker of a
+checkpoint (``write_complete``) records the size and SHA-256 of every other file, so a file
+truncated or damaged later (a full disk, a bad copy) is caught before it is loaded:
+``check_complete`` says what is wrong, and ``latest_checkpoint`` passes over such folders.
+A marker without that record (written before vidalign kept one) is taken on trust.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import random
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,34 +58,88 @@ def step_dir(run_dir: str | Path, step: int) -> Path:
     return Path(run_dir) / "checkpoints" / f"step-{step}"
 
 
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The complete ``checkpoints/step-N`` folder with the largest N, or None."""
+def complete_checkpoints(run_dir: str | Path) -> list[Path]:
+    """The ``checkpoints/step-N`` folders of ``run_dir`` that hold ``COMPLETE``, oldest first."""
     root = Path(run_dir) / "checkpoints"
     if not root.is_dir():
-        return None
-    best: tuple[int, Path] | None = None
-    for p in root.iterdir():
-        m = _STEP_RE.match(p.name)
-        if m and (p / "COMPLETE").is_file():
-            n = int(m.group(1))
-            if best is None or n > best[0]:
-                best = (n, p)
-    return best[1] if best else None
+        return []
+    steps = sorted(
+        (int(m.group(1)), p)
+        for p in root.iterdir()
+        if (m := _STEP_RE.match(p.name)) and (p / "COMPLETE").is_file()
+    )
+    return [p for _, p in steps]
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def write_complete(folder: str | Path) -> None:
+    """Write ``folder/COMPLETE`` (last): the size and SHA-256 of each other file in it."""
+    folder = Path(folder)
+    files = {
+        p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != "COMPLETE"
+    }
+    (folder / "COMPLETE").write_text(json.dumps({"files": files}, indent=1) + "\n")
+
+
+def check_complete(folder: str | Path) -> str | None:
+    """Why ``folder`` is not an intact checkpoint (a file missing, of another size or with
+    other bytes than ``COMPLETE`` records), or None when it is (module docstring)."""
+    folder = Path(folder)
+    marker = folder / "COMPLETE"
+    if not marker.is_file():
+        return "no COMPLETE marker (an unfinished save)"
+    try:
+        text = marker.read_text(errors="replace")
+    except OSError as err:
+        return f"its COMPLETE marker cannot be read ({err.strerror or err})"
+    if text.strip() == "ok":
+        return None  # an older marker: nothing to check against
+    try:
+        files = json.loads(text)["files"]
+        files = {name: (int(want["bytes"]), str(want["sha256"])) for name, want in files.items()}
+    except (ValueError, KeyError, TypeError, AttributeError):  # JSONDecodeError is a ValueError
+        return "its COMPLETE marker is not readable"
+    for name, (size, digest) in files.items():
+        p = folder / name
+        try:
+            if p.stat().st_size != size:
+                return f"{name} has {p.stat().st_size} bytes, {size} when saved (truncated?)"
+            if _sha256(p) != digest:
+                return f"{name} does not match the SHA-256 recorded when it was saved (damaged)"
+        except FileNotFoundError:
+            return f"{name} is missing"
+        except OSError as err:
+            return f"{name} cannot be read ({err.strerror or err})"
+    return None
+
+
+def latest_checkpoint(
+    run_dir: str | Path, *, on_skip: Callable[[Path, str], None] | None = None
+) -> Path | None:
+    """The newest complete checkpoint whose files match its ``COMPLETE`` record, or None.
+
+    Newer ones that do not match are passed over, each reported to ``on_skip(path, why)``.
+    """
+    for path in reversed(complete_checkpoints(run_dir)):
+        why = check_complete(path)
+        if why is None:
+            return path
+        if on_skip is not None:
+            on_skip(path, why)
+    return None
 
 
 def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
     """Delete all but the newest ``keep`` complete checkpoints (keep <= 0 keeps all)."""
     if keep <= 0:
         return
-    root = Path(run_dir) / "checkpoints"
-    if not root.is_dir():
-        return
-    steps = sorted(
-        (int(m.group(1)), p)
-        for p in root.iterdir()
-        if (m := _STEP_RE.match(p.name)) and (p / "COMPLETE").is_file()
-    )
-    for _, p in steps[:-keep]:
+    for p in complete_checkpoints(run_dir)[:-keep]:
         shutil.rmtree(p, ignore_errors=True)
 
 

@@ -3,12 +3,21 @@
 Every trainer and tool has one dataclass config whose fields carry help text in
 ``field(metadata={"help": ...})``. A recipe is a YAML mapping of those fields; nested
 dataclasses are nested mappings, and overrides use dotted keys (``optim.lr=1e-4``).
-Unknown keys and values of the wrong type are errors that name the file and the key.
+
+A numeric field states its range in the same metadata with ``gt`` / ``ge`` / ``lt`` / ``le``
+(``metadata={"help": "learning rate", "gt": 0}``); for a list the bounds hold for every
+item, and ``None`` (an optional field left unset) is always allowed. ``check_config`` tests
+them; the loaders call it, and so does every trainer, for configs built in Python.
+
+Unknown keys, values of the wrong type and values out of range are errors that name the key,
+the value and where it came from: the recipe file, or the ``key=value`` override that set it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import operator
 import types
 import typing
 from pathlib import Path
@@ -22,7 +31,18 @@ T = TypeVar("T")
 
 
 class ConfigError(VidalignError, ValueError):
-    """A recipe or an override does not fit its config dataclass."""
+    """A recipe or an override does not fit its config dataclass.
+
+    ``key`` is the dotted field the error is about (``optim.lr``, ``dims[1]``), or None.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _fail(where: str, problem: str) -> ConfigError:
+    return ConfigError(f"{where}: {problem}", key=where or None)
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
@@ -42,31 +62,31 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 return _coerce(value, arg, where)
             except ConfigError as err:
                 errors.append(str(err))
-        raise ConfigError(f"{where}: {value!r} fits none of {tp}")
+        raise _fail(where, f"{value!r} fits none of {tp}")
     if origin is typing.Literal:
         if isinstance(value, bool):  # YAML reads an unquoted no / off / yes / on as a bool
             words = [a for a in args if isinstance(a, str) and yaml.safe_load(a) is value]
             value = words[0] if len(words) == 1 else value
         if value not in args:
-            raise ConfigError(f"{where}: {value!r} is not one of {list(args)}")
+            raise _fail(where, f"{value!r} is not one of {list(args)}")
         return value
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping for {tp.__name__}, got {value!r}")
+            raise _fail(where, f"expected a mapping for {tp.__name__}, got {value!r}")
         return _from_dict(tp, value, where)
     if origin in (list, tuple):
         if isinstance(value, str):
             value = [v for v in value.split(",") if v != ""]
         if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
+            raise _fail(where, f"expected a list, got {value!r}")
         inner = args[0] if args else Any
         out = [_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(out) if origin is tuple else out
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+            raise _fail(where, f"expected a mapping, got {value!r}")
         kt, vt = args if args else (Any, Any)
         return {_coerce(k, kt, where): _coerce(v, vt, f"{where}.{k}") for k, v in value.items()}
     if tp is bool:
@@ -76,26 +96,26 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return True
         if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
             return False
-        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        raise _fail(where, f"expected true/false, got {value!r}")
     if tp is int:
         if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+            raise _fail(where, f"expected an integer, got {value!r}")
         try:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             return int(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+            raise _fail(where, f"expected an integer, got {value!r}") from None
     if tp is float:
         if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
+            raise _fail(where, f"expected a number, got {value!r}")
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+            raise _fail(where, f"expected a number, got {value!r}") from None
     if tp is str:
         if isinstance(value, dict | list):
-            raise ConfigError(f"{where}: expected text, got {value!r}")
+            raise _fail(where, f"expected text, got {value!r}")
         return str(value)
     return value
 
@@ -105,9 +125,45 @@ def _from_dict(cls: type[T], data: dict[str, Any], where: str) -> T:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
+        first = f"{where}.{unknown[0]}" if where else unknown[0]
+        problem = f"unknown key(s) {unknown}; known: {sorted(names)}"
+        raise ConfigError(f"{where}: {problem}" if where else problem, key=first)
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
     return cls(**kwargs)
+
+
+_BOUNDS = {"gt": (operator.gt, ">"), "ge": (operator.ge, ">="),
+           "lt": (operator.lt, "<"), "le": (operator.le, "<=")}  # fmt: skip
+
+
+def _range_text(meta: Any) -> str:
+    """``"> 0"``, ``">= 0 and <= 1"``: the range a field's metadata states ('' if none)."""
+    return " and ".join(f"{sym} {meta[k]}" for k, (_, sym) in _BOUNDS.items() if k in meta)
+
+
+def _check_range(value: Any, meta: Any, where: str) -> None:
+    wanted = _range_text(meta)
+    if not wanted or value is None or isinstance(value, bool | str):
+        return
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_range(item, meta, f"{where}[{i}]")
+        return
+    finite = not isinstance(value, float) or math.isfinite(value)
+    if not finite or not all(op(value, meta[k]) for k, (op, _) in _BOUNDS.items() if k in meta):
+        raise _fail(where, f"{value!r} must be {'a finite number ' if not finite else ''}{wanted}")
+
+
+def check_config(cfg: Any, where: str = "") -> None:
+    """Raise ``ConfigError`` naming the first field of ``cfg`` (a dataclass instance, nested
+    ones included) whose value is outside the range its metadata states (module docstring)."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        key = f"{where}.{f.name}" if where else f.name
+        if dataclasses.is_dataclass(value):
+            check_config(value, key)
+        else:
+            _check_range(value, f.metadata, key)
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
@@ -120,23 +176,42 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def _read_recipe(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the recipe ({err})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or err
+        raise ConfigError(f"{path}{at}: not valid YAML ({problem})") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: a config must be a YAML mapping")
+    return loaded
+
+
+def _source(key: str | None, overridden: dict[str, str], recipe: Path | None) -> str:
+    """Who set the value at dotted ``key``: the last override of it or of a section above it,
+    else the recipe file."""
+    for name, item in reversed(overridden.items()):
+        if key is not None and (key == name or key.startswith((f"{name}.", f"{name}["))):
+            return f"override {item!r}"
+    return str(recipe) if recipe is not None else "config"
+
+
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] = ()) -> T:
     """Build a ``cls`` config from an optional YAML recipe and ``key=value`` overrides.
 
     Override values are parsed as YAML scalars (``lr=1e-4``, ``dims=[VQ,TA]``,
-    ``lora=null``), then coerced to the field type.
+    ``lora=null``), then coerced to the field type. Errors name the recipe file (and the
+    line, for YAML that does not parse) or the override that brought the bad value.
     """
-    data: dict[str, Any] = {}
-    where = ""
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        loaded = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: a config must be a YAML mapping")
-        data = loaded
-        where = str(path)
+    recipe = Path(path) if path is not None else None
+    data = _read_recipe(recipe) if recipe is not None else {}
+    overridden: dict[str, str] = {}
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r}: expected key=value")
@@ -146,10 +221,14 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         except yaml.YAMLError:
             value = raw
         _set_dotted(data, key.strip(), value)
+        overridden.pop(key.strip(), None)  # the last override of a key is the one that counts
+        overridden[key.strip()] = item
     try:
-        return _from_dict(cls, data, "")
+        cfg = _from_dict(cls, data, "")
+        check_config(cfg)
     except ConfigError as err:
-        raise ConfigError(f"{where or 'config'}: {err}") from None
+        raise ConfigError(f"{_source(err.key, overridden, recipe)}: {err}", key=err.key) from None
+    return cfg
 
 
 def parse_weights(text: str) -> dict[str, float]:
@@ -178,9 +257,11 @@ def parse_weights(text: str) -> dict[str, float]:
 def config_from_dict(cls: type[T], data: dict[str, Any], *, where: str = "config") -> T:
     """Build a ``cls`` config from a (nested) mapping, with the same checks as ``load_config``."""
     try:
-        return _from_dict(cls, data, "")
+        cfg = _from_dict(cls, data, "")
+        check_config(cfg)
     except ConfigError as err:
-        raise ConfigError(f"{where}: {err}") from None
+        raise ConfigError(f"{where}: {err}", key=err.key) from None
+    return cfg
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
@@ -214,5 +295,7 @@ def describe_config(cls: type) -> str:
                 f.default_factory() if f.default_factory is not dataclasses.MISSING else "required"
             )
         )
-        lines.append(f"  {f.name} = {default!r}  {f.metadata.get('help', '')}")
+        wanted = _range_text(f.metadata)
+        bounds = f" ({wanted})" if wanted else ""
+        lines.append(f"  {f.name} = {default!r}  {f.metadata.get('help', '')}{bounds}")
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Pieces every trainer shares: the accelerator, resumable data order, checkpoints, NaN guard.
+"""Pieces every trainer shares: the run start, the accelerator, resumable data order,
+checkpoints, NaN guard.
 
 Each trainer (reward, policy pre-training, alignment, latent reward) owns its loop and
 calls these. Resuming is exact on CPU: the data order is a pure function of
@@ -12,7 +13,8 @@ Checkpoint layout, ``run_dir/checkpoints/step-N/``::
     scheduler.pt        scheduler.state_dict()
     rng-<rank>.pt       vidalign.checkpoint.rng_state() of each process
     state.json          {"step": N, "extra": {...}}
-    COMPLETE            written last; folders without it are ignored
+    COMPLETE            written last: size and SHA-256 of each file above (folders without
+                        it are ignored; see vidalign.checkpoint)
 """
 
 from __future__ import annotations
@@ -20,23 +22,29 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+import yaml
+from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from vidalign.checkpoint import (
+    check_complete,
+    complete_checkpoints,
     latest_checkpoint,
     prune_checkpoints,
     rng_state,
     set_rng_state,
     step_dir,
+    write_complete,
 )
-from vidalign.config import save_config
+from vidalign.config import ConfigError, config_from_dict, config_to_dict, save_config
 from vidalign.errors import VidalignError
+from vidalign.weights import load_safetensors
 
 
 class NonFiniteLossError(VidalignError):
@@ -169,7 +177,7 @@ def save_checkpoint(
             torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         state = {"step": step, "world_size": world, "extra": extra or {}}
         (tmp / "state.json").write_text(json.dumps(state, indent=2))
-        (tmp / "COMPLETE").write_text("ok\n")
+        write_complete(tmp)
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
@@ -183,13 +191,19 @@ def load_checkpoint(
 ) -> tuple[int, dict[str, Any]]:
     """Restore a checkpoint written by ``save_checkpoint``; returns ``(step, extra)``.
 
-    Every saved tensor must match a model parameter or buffer by name and shape.
+    The files must match the sizes and hashes ``COMPLETE`` records, and every saved tensor a
+    model parameter or buffer by name and shape; else ``CheckpointError`` (or, for an older
+    checkpoint without that record, ``WeightsFileError``) names the folder or the file.
     """
     path = Path(path)
-    if not (path / "COMPLETE").is_file():
-        raise CheckpointError(f"{path}: not a complete checkpoint (no COMPLETE marker)")
-    state = json.loads((path / "state.json").read_text())
-    saved = load_file(str(path / "model.safetensors"))
+    why = check_complete(path)
+    if why is not None:
+        raise CheckpointError(f"{path}: {why}")
+    try:
+        state = json.loads((path / "state.json").read_text())
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path / 'state.json'}: cannot be read ({err})") from None
+    saved = load_safetensors(path / "model.safetensors")
     target = unwrap_model(model)
     own = target.state_dict()
     unknown = sorted(set(saved) - set(own))
@@ -202,17 +216,26 @@ def load_checkpoint(
             )
     target.load_state_dict(saved, strict=False)
     if optimizer is not None:
-        optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+        optimizer.load_state_dict(_load_pt(path / "optimizer.pt"))
     if scheduler is not None:
-        scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
+        scheduler.load_state_dict(_load_pt(path / "scheduler.pt"))
     rank, world = _dist()
     rng_file = path / f"rng-{rank}.pt"
     if state.get("world_size", 1) != world:
         raise CheckpointError(
             f"{path}: written by {state.get('world_size')} processes, resumed with {world}"
         )
-    set_rng_state(torch.load(rng_file, weights_only=True))
+    set_rng_state(_load_pt(rng_file))
     return int(state["step"]), state.get("extra", {})
+
+
+def _load_pt(file: Path) -> Any:
+    try:
+        return torch.load(file, weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
+        raise CheckpointError(
+            f"{file}: cannot be read; it may be truncated or corrupt ({err})"
+        ) from None
 
 
 def check_finite(loss: torch.Tensor, *, step: int) -> None:
@@ -250,25 +273,112 @@ def stop_if_not_finite(
         raise NonFiniteLossError(f"{err} The last finite weights are in {saved}.") from None
 
 
-def checkpoint_to_resume(
-    run_dir: str | Path, *, resume: bool, error: type[Exception], key: str = "output_dir"
+RESUME_MAY_CHANGE = frozenset({
+    "steps", "max_steps", "epochs",  # how far the run goes
+    "log_every", "eval_every", "save_every", "keep", "keep_checkpoints",  # what it writes when
+    "out_dir", "output_dir", "resume", "progress", "threads",  # where and how it runs
+})  # fmt: skip
+"""Top-level config fields a resumed run may set anew. A change to any other field (data,
+model, optimiser, seed, ...) would splice two different runs into one, so ``start_run``
+refuses it."""
+
+
+def _main_process() -> bool:
+    # The trainers call start_run before accelerate starts the process group; torchrun and
+    # accelerate launch give every process its rank in RANK.
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _changed_fields(cfg: Any, saved_file: Path, error: type[Exception]) -> list[str]:
+    """``"key: saved -> now"`` for each field outside ``RESUME_MAY_CHANGE`` that differs."""
+    try:
+        saved = config_from_dict(type(cfg), yaml.safe_load(saved_file.read_text()) or {},
+                                 where=str(saved_file))  # fmt: skip
+    except (ConfigError, yaml.YAMLError) as err:
+        raise error(f"cannot resume: the run's saved config does not load ({err})") from None
+    old, new = _flat(config_to_dict(saved)), _flat(config_to_dict(cfg))
+    return [
+        f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
+        for k in sorted(old.keys() | new.keys())
+        if k.split(".")[0] not in RESUME_MAY_CHANGE and old.get(k) != new.get(k)
+    ]
+
+
+def start_run(
+    cfg: Any,
+    run_dir: str | Path,
+    *,
+    resume: bool,
+    error: type[Exception],
+    outputs: tuple[str, ...] = ("model",),
 ) -> Path | None:
-    """The latest complete checkpoint of ``run_dir`` when resuming. A run that is not resuming
-    must not write over one that left checkpoints: it raises ``error`` instead, naming ``key``."""
-    latest = latest_checkpoint(run_dir)
-    if latest is not None and not resume:
-        raise error(
-            f"{run_dir} already holds checkpoints ({latest.name}); pass resume=true to continue "
-            f"or choose another {key}"
-        )
+    """Every trainer's start: guard ``run_dir``, pick the checkpoint to resume, save ``cfg``.
+
+    1. A run that is not resuming refuses a folder that already holds a run's work (a
+       complete checkpoint, or one of ``outputs``, the folders a finished run leaves):
+       its pruning and final save would delete and overwrite that run's.
+    2. A resumed run starts from the newest checkpoint whose files match what its
+       ``COMPLETE`` records. Newer ones that do not are reported and set aside as
+       ``step-N.damaged`` (kept for a look, out of the way of pruning and of later resumes).
+    3. A resumed run refuses a ``config.yaml`` that differs from ``cfg`` in a field outside
+       ``RESUME_MAY_CHANGE``, and names those fields.
+    4. The main process writes ``cfg`` to ``run_dir/config.yaml``.
+
+    Call it on every process, before ``build_accelerator``. Raises ``error`` (the trainer's
+    own setup error). Returns the checkpoint to resume from, or None to start at step 0.
+    """
+    run_dir = Path(run_dir)
+    saved = complete_checkpoints(run_dir)
+    damaged: list[tuple[Path, str]] = []
+    latest = None
+    if not resume:
+        found = [saved[-1].relative_to(run_dir)] if saved else []
+        found += [Path(name) for name in outputs if (run_dir / name).exists()]
+        if found:
+            raise error(
+                f"{run_dir} already holds a run ({', '.join(map(str, found))}): pass --resume "
+                "(resume=true) to continue it, or choose another run folder"
+            )
+    elif saved:
+        latest = latest_checkpoint(run_dir, on_skip=lambda p, why: damaged.append((p, why)))
+        if latest is None:
+            why = "; ".join(f"{p.name}: {w}" for p, w in damaged)
+            raise error(
+                f"cannot resume {run_dir}: no checkpoint is intact ({why}); delete them to "
+                "start the run over, or choose another run folder"
+            )
+        changed = []
+        if (run_dir / "config.yaml").is_file():
+            changed = _changed_fields(cfg, run_dir / "config.yaml", error)
+        if changed:
+            raise error(
+                f"cannot resume {run_dir}: its config.yaml differs in {'; '.join(changed)}. "
+                f"A resumed run may change only {', '.join(sorted(RESUME_MAY_CHANGE))}; "
+                "start a new run in another folder for other changes"
+            )
+    if _main_process():
+        for path, why in damaged:
+            aside = path.with_name(f"{path.name}.damaged")
+            shutil.rmtree(aside, ignore_errors=True)
+            path.rename(aside)
+            print(f"vidalign: skipping {path}: {why}; moved it to {aside.name}")
+        if resume and latest is None:
+            print(f"vidalign: no checkpoint under {run_dir / 'checkpoints'}; starting at step 0")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = run_dir / f"config.yaml.tmp-{os.getpid()}"
+        save_config(cfg, tmp)
+        tmp.replace(run_dir / "config.yaml")  # processes that compare read a whole file
     return latest
-
-
-def save_run_config(accelerator: Any, cfg: Any, run_dir: str | Path) -> None:
-    """Create ``run_dir`` and write ``cfg`` to ``run_dir/config.yaml`` (main process only)."""
-    if accelerator.is_main_process:
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-        save_config(cfg, Path(run_dir) / "config.yaml")
 
 
 def warmup_cosine(step: int, *, warmup: int, total: int, min_ratio: float) -> float:

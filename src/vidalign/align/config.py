@@ -12,9 +12,11 @@ from vidalign.policy.lora import WAN_ATTENTION_TARGETS
 class LoraSettings:
     """The LoRA adapter on the generator's transformer (peft)."""
 
-    rank: int = field(default=16, metadata={"help": "LoRA rank r"})
-    alpha: float | None = field(default=None, metadata={"help": "LoRA alpha (null: = rank)"})
-    dropout: float = field(default=0.0, metadata={"help": "LoRA dropout"})
+    rank: int = field(default=16, metadata={"help": "LoRA rank r", "ge": 1})
+    alpha: float | None = field(
+        default=None, metadata={"help": "LoRA alpha (null: = rank)", "gt": 0}
+    )
+    dropout: float = field(default=0.0, metadata={"help": "LoRA dropout", "ge": 0, "lt": 1})
     targets: list[str] = field(
         default_factory=lambda: list(WAN_ATTENTION_TARGETS),
         metadata={"help": "module-name suffixes to adapt"},
@@ -23,10 +25,12 @@ class LoraSettings:
 
 @dataclass
 class AlignOptim:
-    lr: float = field(default=5e-6, metadata={"help": "AdamW learning rate (paper: 5e-6)"})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
-    warmup_steps: int = field(default=0, metadata={"help": "linear warm-up, then constant"})
-    grad_clip: float = field(default=1.0, metadata={"help": "max grad norm (0 = off)"})
+    lr: float = field(default=5e-6, metadata={"help": "AdamW learning rate (paper: 5e-6)", "ge": 0})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay", "ge": 0})
+    warmup_steps: int = field(
+        default=0, metadata={"help": "linear warm-up, then constant", "ge": 0}
+    )
+    grad_clip: float = field(default=1.0, metadata={"help": "max grad norm (0 = off)", "ge": 0})
 
 
 @dataclass
@@ -35,7 +39,7 @@ class MonitorSettings:
     current policy samples a fixed prompt set with fixed seeds, and the proxy (the reward
     model being optimised) and a gold judge score the samples."""
 
-    every: int = field(default=0, metadata={"help": "steps between evaluations (0: off)"})
+    every: int = field(default=0, metadata={"help": "steps between evaluations (0: off)", "ge": 0})
     proxy: str = field(default="", metadata={"help": "reward model folder being optimised"})
     gold: str = field(
         default="oracle", metadata={"help": "held-out judge: 'oracle' or a reward model folder"}
@@ -43,14 +47,18 @@ class MonitorSettings:
     prompts: str = field(
         default="", metadata={"help": "prompt file ('' = the first prompts of the pair file)"}
     )
-    num_prompts: int = field(default=8, metadata={"help": "prompts sampled per evaluation"})
-    seed: int = field(default=1234, metadata={"help": "seed of the fixed sampling noise"})
-    sample_steps: int | None = field(
-        default=None, metadata={"help": "Euler steps (null: the generator's default)"}
+    num_prompts: int = field(
+        default=8, metadata={"help": "prompts sampled per evaluation", "ge": 1}
     )
-    window: int = field(default=3, metadata={"help": "evaluations the warning rule looks at"})
+    seed: int = field(default=1234, metadata={"help": "seed of the fixed sampling noise", "ge": 0})
+    sample_steps: int | None = field(
+        default=None, metadata={"help": "Euler steps (null: the generator's default)", "ge": 1}
+    )
+    window: int = field(
+        default=3, metadata={"help": "evaluations the warning rule looks at", "ge": 1}
+    )
     gold_tolerance: float = field(
-        default=0.02, metadata={"help": "gold drop that counts as falling (gold's units)"}
+        default=0.02, metadata={"help": "gold drop that counts as falling (gold's units)", "ge": 0}
     )
 
 
@@ -65,13 +73,15 @@ class AlignConfig:
     label: str = field(
         default="Overall", metadata={"help": "label that picks winner and loser (or a dim)"}
     )
-    seed: int = field(default=0, metadata={"help": "seed of LoRA init, data order, t and noise"})
-    steps: int = field(default=200, metadata={"help": "optimizer steps"})
+    seed: int = field(
+        default=0, metadata={"help": "seed of LoRA init, data order, t and noise", "ge": 0}
+    )
+    steps: int = field(default=200, metadata={"help": "optimizer steps", "ge": 1})
     batch_size: int = field(
-        default=8, metadata={"help": "global batch: pairs (dpo) or clips (sft, rwr)"}
+        default=8, metadata={"help": "global batch: pairs (dpo) or clips (sft, rwr)", "ge": 1}
     )
     beta: float = field(
-        default=100.0, metadata={"help": "Flow-DPO β (public T2I implementation: 100)"}
+        default=100.0, metadata={"help": "Flow-DPO β (public T2I implementation: 100)", "gt": 0}
     )
     beta_schedule: Literal["constant", "one_minus_t_sq"] = field(
         default="constant", metadata={"help": "β_t: constant (recommended) or β·(1-t)²"}
@@ -80,10 +90,13 @@ class AlignConfig:
         default=0.0,
         metadata={
             "help": "Flow-DPO: weight λ of the winners' flow-matching loss added to the DPO "
-            "loss (0: plain Flow-DPO); it stops DPO from fitting winners worse"
+            "loss (0: plain Flow-DPO); it stops DPO from fitting winners worse",
+            "ge": 0,
         },
     )
-    rwr_temperature: float = field(default=1.0, metadata={"help": "Flow-RWR τ in exp(r/τ)"})
+    rwr_temperature: float = field(
+        default=1.0, metadata={"help": "Flow-RWR τ in exp(r/τ)", "gt": 0}
+    )
     rwr_normalisation: Literal["batch", "global"] = field(
         default="batch",
         metadata={"help": "batch: B·softmax(r/τ) over the global batch; global: exp((r-r̄)/τ)"},
@@ -92,15 +105,21 @@ class AlignConfig:
         default="logit_normal", metadata={"help": "training distribution of t"}
     )
     time_mean: float = field(default=0.0, metadata={"help": "logit-normal mean"})
-    time_std: float = field(default=1.0, metadata={"help": "logit-normal std"})
-    time_shift: float = field(default=1.0, metadata={"help": "timestep shift of training t"})
+    time_std: float = field(default=1.0, metadata={"help": "logit-normal std", "gt": 0})
+    time_shift: float = field(
+        default=1.0, metadata={"help": "timestep shift of training t", "gt": 0}
+    )
     mixed_precision: Literal["no", "bf16", "fp16"] = field(
         default="no", metadata={"help": "accelerate mixed precision"}
     )
-    log_every: int = field(default=1, metadata={"help": "steps between TensorBoard logs"})
-    save_every: int = field(default=100, metadata={"help": "steps between checkpoints"})
-    keep: int = field(default=2, metadata={"help": "checkpoints kept"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
+    log_every: int = field(default=1, metadata={"help": "steps between TensorBoard logs", "ge": 1})
+    save_every: int = field(
+        default=100, metadata={"help": "steps between checkpoints (0: end only)", "ge": 0}
+    )
+    keep: int = field(default=2, metadata={"help": "checkpoints kept (0: all)", "ge": 0})
+    threads: int = field(
+        default=0, metadata={"help": "torch CPU threads (0: leave as is)", "ge": 0}
+    )
     merge: bool = field(
         default=False, metadata={"help": "also write model/: the base with the LoRA merged"}
     )

@@ -39,7 +39,7 @@ from vidalign.align.objectives import (
     flow_matching_objective,
     flow_rwr_objective,
 )
-from vidalign.checkpoint import latest_checkpoint
+from vidalign.config import check_config
 from vidalign.flow import sample_time
 from vidalign.policy.adapter import WanAdapter
 from vidalign.policy.folder import load_generator
@@ -51,7 +51,7 @@ from vidalign.training import (
     load_checkpoint,
     progress,
     save_checkpoint,
-    save_run_config,
+    start_run,
     stop_if_not_finite,
 )
 
@@ -136,18 +136,17 @@ def train_align(
             the job were stopped there.
         progress_bar: show the bar on the main process.
     """
+    check_config(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    if cfg.method == "rwr" and cfg.rwr_temperature <= 0:
-        raise AlignDataError(f"rwr_temperature must be positive, got {cfg.rwr_temperature}")
     run_dir = Path(cfg.out_dir)
+    ckpt = start_run(cfg, run_dir, resume=resume, error=AlignDataError, outputs=("lora", "model"))
     accelerator = build_accelerator(
         mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
     )
     rank, world = accelerator.process_index, accelerator.num_processes
     if cfg.batch_size % world:
         raise AlignDataError(f"batch_size {cfg.batch_size} does not divide by {world} processes")
-    save_run_config(accelerator, cfg, run_dir)
 
     if not cfg.policy:
         raise AlignDataError("no base generator given: set policy=FOLDER")
@@ -175,7 +174,6 @@ def train_align(
         optimizer, lambda s: _lr_lambda(s, cfg.optim.warmup_steps)
     )
     start = 0
-    ckpt = latest_checkpoint(run_dir) if resume else None
     if ckpt is not None:
         start, _ = load_checkpoint(ckpt, model=base, optimizer=optimizer, scheduler=scheduler)
         accelerator.print(f"resumed from {ckpt} (step {start})")

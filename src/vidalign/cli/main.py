@@ -13,6 +13,7 @@ import os
 import sys
 
 from vidalign import __version__
+from vidalign.cli.recipe import parse_args
 from vidalign.errors import VidalignError
 
 # Each module defines register(subparsers).
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     if not hasattr(args, "func"):
         parser.print_help()
         return 2

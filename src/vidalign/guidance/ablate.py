@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidalign.checkpoint import latest_checkpoint
 from vidalign.guidance.config import AblateConfig, LatentRMConfig
 from vidalign.guidance.errors import LatentRewardError
 from vidalign.guidance.nrg import GuidanceSettings, reward_guidance
@@ -130,7 +131,8 @@ def train_rm(cfg: AblateConfig, variant: str, train: Path, val: Path, out: Path)
         dims=list(DIMS), num_blocks=cfg.num_blocks, variant=variant, steps=cfg.rm_steps,
         seed=cfg.seed, save_every=max(1, cfg.rm_steps // 2),
     )  # fmt: skip
-    return train_latent_rm(rm_cfg).model_dir
+    resume = latest_checkpoint(out) is not None  # an earlier call stopped part-way
+    return train_latent_rm(rm_cfg, resume=resume).model_dir
 
 
 def guided_wrapper(rm, settings: GuidanceSettings):

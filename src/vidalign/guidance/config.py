@@ -24,7 +24,10 @@ class LatentRMConfig:
     )
     num_blocks: int = field(
         default=1,
-        metadata={"help": "K: generator blocks copied into the trunk (see guidance.model)"},
+        metadata={
+            "help": "K: generator blocks copied into the trunk (see guidance.model)",
+            "ge": 1,
+        },
     )
     pooling: Literal["attention", "mean"] = field(
         default="attention", metadata={"help": "token pooling before the per-dimension heads"}
@@ -35,22 +38,29 @@ class LatentRMConfig:
             "help": "noised: t ~ U(0, 1) shared by the pair; clean: t = 0 (Table 7 ablation)"
         },
     )
-    theta: float = field(default=5.0, metadata={"help": "BTT tie parameter θ > 1"})
-    steps: int = field(default=300, metadata={"help": "optimizer steps"})
-    batch_size: int = field(default=16, metadata={"help": "global batch size in pairs"})
-    lr: float = field(default=3e-4, metadata={"help": "AdamW learning rate (heads and trunk)"})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
-    warmup_steps: int = field(default=20, metadata={"help": "linear warm-up steps"})
-    grad_clip: float = field(default=1.0, metadata={"help": "max grad norm (0 = off)"})
-    seed: int = field(default=0, metadata={"help": "seed of init, batches, t and noise"})
-    eval_draws: int = field(
-        default=8, metadata={"help": "noise levels drawn per held-out pair for the binned accuracy"}
+    theta: float = field(default=5.0, metadata={"help": "BTT tie parameter θ", "gt": 1})
+    steps: int = field(default=300, metadata={"help": "optimizer steps", "ge": 1})
+    batch_size: int = field(default=16, metadata={"help": "global batch size in pairs", "ge": 1})
+    lr: float = field(
+        default=3e-4, metadata={"help": "AdamW learning rate (heads and trunk)", "ge": 0}
     )
-    eval_bins: int = field(default=5, metadata={"help": "equal-width t bins of the accuracy table"})
-    log_every: int = field(default=10, metadata={"help": "steps between TensorBoard logs"})
-    save_every: int = field(default=100, metadata={"help": "steps between checkpoints"})
-    keep: int = field(default=2, metadata={"help": "checkpoints kept"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay", "ge": 0})
+    warmup_steps: int = field(default=20, metadata={"help": "linear warm-up steps", "ge": 0})
+    grad_clip: float = field(default=1.0, metadata={"help": "max grad norm (0 = off)", "ge": 0})
+    seed: int = field(default=0, metadata={"help": "seed of init, batches, t and noise", "ge": 0})
+    eval_draws: int = field(
+        default=8,
+        metadata={"help": "noise levels drawn per held-out pair for the binned accuracy", "ge": 1},
+    )
+    eval_bins: int = field(
+        default=5, metadata={"help": "equal-width t bins of the accuracy table", "ge": 1}
+    )
+    log_every: int = field(default=10, metadata={"help": "steps between TensorBoard logs", "ge": 1})
+    save_every: int = field(default=100, metadata={"help": "steps between checkpoints", "ge": 1})
+    keep: int = field(default=2, metadata={"help": "checkpoints kept (0: all)", "ge": 0})
+    threads: int = field(
+        default=0, metadata={"help": "torch CPU threads (0: leave as is)", "ge": 0}
+    )
 
 
 @dataclass

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from vidalign.checkpoint import atomic_dir
 from vidalign.guidance.errors import LatentRewardError
 from vidalign.guidance.model import LatentRewardModel
+from vidalign.weights import load_safetensors
 
 META_FILE = "latent_reward.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -72,7 +73,7 @@ def load_latent_reward(
     weights = Path(path) / WEIGHTS_FILE
     if not weights.is_file():
         raise LatentRewardError(f"{path}: missing {WEIGHTS_FILE}")
-    state = load_file(str(weights))
+    state = load_safetensors(weights)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unknown = sorted(set(state) - set(own))

@@ -22,8 +22,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from vidalign.checkpoint import latest_checkpoint
-from vidalign.config import config_to_dict
+from vidalign.config import check_config, config_to_dict
 from vidalign.flow import interpolate
 from vidalign.guidance.config import LatentRMConfig
 from vidalign.guidance.data import LatentPairs, encode_pairs, pair_dims
@@ -38,7 +37,7 @@ from vidalign.training import (
     load_checkpoint,
     progress,
     save_checkpoint,
-    save_run_config,
+    start_run,
     stop_if_not_finite,
 )
 
@@ -106,16 +105,15 @@ def train_latent_rm(
             model folder, as a stopped job would (tests, time-boxed jobs).
         progress_bar: show the bar on the main process.
     """
+    check_config(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    if cfg.batch_size < 1 or cfg.steps < 1:
-        raise LatentRewardError("batch_size and steps must be at least 1")
     run_dir = Path(cfg.out_dir)
+    ckpt = start_run(cfg, run_dir, resume=resume, error=LatentRewardError)
     accelerator = build_accelerator(log_dir=run_dir / "logs", seed=cfg.seed)
     rank, world = accelerator.process_index, accelerator.num_processes
     if world > 1:  # every rank draws its own t and noise
         torch.manual_seed(cfg.seed + 7919 * rank)
-    save_run_config(accelerator, cfg, run_dir)
 
     adapter, dims, train, val = load_data(cfg, progress_bar=progress_bar and rank == 0)
     model = from_generator(
@@ -131,7 +129,6 @@ def train_latent_rm(
     warm = max(1, cfg.warmup_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
     start = 0
-    ckpt = latest_checkpoint(run_dir) if resume else None
     if ckpt is not None:
         start, _ = load_checkpoint(ckpt, model=model, optimizer=optimizer, scheduler=scheduler)
         accelerator.print(f"resumed from {ckpt} (step {start})")

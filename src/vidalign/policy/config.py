@@ -11,23 +11,26 @@ class ArchConfig:
     """Sizes of the pixel-space Wan transformer and its tiny T5 text encoder."""
 
     patch_size: list[int] = field(
-        default_factory=lambda: [2, 4, 4], metadata={"help": "(t, h, w) patch"}
+        default_factory=lambda: [2, 4, 4], metadata={"help": "(t, h, w) patch", "ge": 1}
     )
-    num_layers: int = field(default=4, metadata={"help": "transformer blocks"})
-    num_heads: int = field(default=4, metadata={"help": "attention heads"})
-    head_dim: int = field(default=32, metadata={"help": "channels per head"})
-    ffn_dim: int = field(default=512, metadata={"help": "feed-forward width"})
-    text_dim: int = field(default=64, metadata={"help": "text encoder width (T5 d_model)"})
-    text_layers: int = field(default=2, metadata={"help": "T5 encoder layers"})
-    text_heads: int = field(default=4, metadata={"help": "T5 encoder heads"})
-    max_sequence_length: int = field(default=32, metadata={"help": "text tokens (padded)"})
+    num_layers: int = field(default=4, metadata={"help": "transformer blocks", "ge": 1})
+    num_heads: int = field(default=4, metadata={"help": "attention heads", "ge": 1})
+    head_dim: int = field(default=32, metadata={"help": "channels per head", "ge": 1})
+    ffn_dim: int = field(default=512, metadata={"help": "feed-forward width", "ge": 1})
+    text_dim: int = field(default=64, metadata={"help": "text encoder width (T5 d_model)", "ge": 1})
+    text_layers: int = field(default=2, metadata={"help": "T5 encoder layers", "ge": 1})
+    text_heads: int = field(default=4, metadata={"help": "T5 encoder heads", "ge": 1})
+    max_sequence_length: int = field(default=32, metadata={"help": "text tokens (padded)", "ge": 1})
     prediction: Literal["velocity", "sample"] = field(
         default="sample",
         metadata={"help": "transformer output: clean sample (turned into v) or velocity"},
     )
-    min_t: float = field(default=0.05, metadata={"help": "floor on t when turning x0 into v"})
+    min_t: float = field(
+        default=0.05, metadata={"help": "floor on t when turning x0 into v", "ge": 0, "lt": 1}
+    )
     coord_channels: int = field(
-        default=3, metadata={"help": "coordinate input channels (0 or 3): absolute positions"}
+        default=3,
+        metadata={"help": "coordinate input channels (0 or 3): absolute positions", "ge": 0},
     )
 
 
@@ -35,47 +38,53 @@ class ArchConfig:
 class DataConfig:
     """The pre-rendered training clips: prompts × synthetic generator profiles."""
 
-    num_clips: int = field(default=4096, metadata={"help": "clips in the cache"})
-    num_prompts: int = field(default=1024, metadata={"help": "distinct training prompts"})
+    num_clips: int = field(default=4096, metadata={"help": "clips in the cache", "ge": 1})
+    num_prompts: int = field(default=1024, metadata={"help": "distinct training prompts", "ge": 1})
     profiles: list[str] = field(
         default_factory=list, metadata={"help": "generator profiles to mix (empty: all twelve)"}
     )
-    size: int = field(default=32, metadata={"help": "clip height = width"})
-    num_frames: int = field(default=8, metadata={"help": "frames per clip"})
-    fps: float = field(default=8.0, metadata={"help": "frame rate of the clips"})
-    seed: int = field(default=0, metadata={"help": "seed of prompts and clips"})
+    size: int = field(default=32, metadata={"help": "clip height = width", "ge": 1})
+    num_frames: int = field(default=8, metadata={"help": "frames per clip", "ge": 1})
+    fps: float = field(default=8.0, metadata={"help": "frame rate of the clips", "gt": 0})
+    seed: int = field(default=0, metadata={"help": "seed of prompts and clips", "ge": 0})
 
 
 @dataclass
 class OptimConfig:
-    lr: float = field(default=1e-3, metadata={"help": "AdamW peak learning rate"})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
-    warmup_steps: int = field(default=50, metadata={"help": "linear warm-up steps"})
-    min_lr_ratio: float = field(default=0.1, metadata={"help": "cosine decay floor, × lr"})
-    grad_clip: float = field(default=1.0, metadata={"help": "max grad norm (0 = off)"})
+    lr: float = field(default=1e-3, metadata={"help": "AdamW peak learning rate", "ge": 0})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay", "ge": 0})
+    warmup_steps: int = field(default=50, metadata={"help": "linear warm-up steps", "ge": 0})
+    min_lr_ratio: float = field(
+        default=0.1, metadata={"help": "cosine decay floor, × lr", "ge": 0, "le": 1}
+    )
+    grad_clip: float = field(default=1.0, metadata={"help": "max grad norm (0 = off)", "ge": 0})
 
 
 @dataclass
 class SamplingConfig:
     """Defaults stored with the saved generator."""
 
-    steps: int = field(default=20, metadata={"help": "Euler steps"})
-    cfg: float = field(default=3.0, metadata={"help": "classifier-free guidance scale"})
-    shift: float = field(default=1.0, metadata={"help": "timestep shift of the sampling grid"})
+    steps: int = field(default=20, metadata={"help": "Euler steps", "ge": 1})
+    cfg: float = field(default=3.0, metadata={"help": "classifier-free guidance scale", "ge": 0})
+    shift: float = field(
+        default=1.0, metadata={"help": "timestep shift of the sampling grid", "gt": 0}
+    )
 
 
 @dataclass
 class PretrainConfig:
     out_dir: str = field(default="runs/policy-synth", metadata={"help": "run folder"})
-    seed: int = field(default=0, metadata={"help": "seed of init, noise, t and batches"})
-    steps: int = field(default=1500, metadata={"help": "optimizer steps"})
-    batch_size: int = field(default=16, metadata={"help": "global batch size"})
+    seed: int = field(default=0, metadata={"help": "seed of init, noise, t and batches", "ge": 0})
+    steps: int = field(default=1500, metadata={"help": "optimizer steps", "ge": 1})
+    batch_size: int = field(default=16, metadata={"help": "global batch size", "ge": 1})
     time_sampling: Literal["uniform", "logit_normal"] = field(
         default="logit_normal", metadata={"help": "training distribution of t"}
     )
     time_mean: float = field(default=0.0, metadata={"help": "logit-normal mean"})
-    time_std: float = field(default=1.0, metadata={"help": "logit-normal std"})
-    time_shift: float = field(default=1.0, metadata={"help": "timestep shift of training t"})
+    time_std: float = field(default=1.0, metadata={"help": "logit-normal std", "gt": 0})
+    time_shift: float = field(
+        default=1.0, metadata={"help": "timestep shift of training t", "gt": 0}
+    )
     loss_space: Literal["velocity", "sample"] = field(
         default="sample",
         metadata={
@@ -87,22 +96,27 @@ class PretrainConfig:
         default=0.0,
         metadata={
             "help": "extra loss weight λ on pixels that differ from the clip's background "
-            "(vidalign.policy.weighting), decaying to 0"
+            "(vidalign.policy.weighting), decaying to 0",
+            "ge": 0,
         },
     )
     object_weight_until: float = field(
-        default=0.6, metadata={"help": "share of the steps over which object_weight decays"}
+        default=0.6,
+        metadata={"help": "share of the steps over which object_weight decays", "ge": 0, "le": 1},
     )
     cond_dropout: float = field(
-        default=0.1, metadata={"help": "probability of the empty prompt (enables CFG)"}
+        default=0.1,
+        metadata={"help": "probability of the empty prompt (enables CFG)", "ge": 0, "le": 1},
     )
     mixed_precision: Literal["no", "bf16", "fp16"] = field(
         default="no", metadata={"help": "accelerate mixed precision"}
     )
-    log_every: int = field(default=10, metadata={"help": "steps between TensorBoard logs"})
-    save_every: int = field(default=250, metadata={"help": "steps between checkpoints"})
-    keep: int = field(default=2, metadata={"help": "checkpoints kept"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
+    log_every: int = field(default=10, metadata={"help": "steps between TensorBoard logs", "ge": 1})
+    save_every: int = field(default=250, metadata={"help": "steps between checkpoints", "ge": 1})
+    keep: int = field(default=2, metadata={"help": "checkpoints kept (0: all)", "ge": 0})
+    threads: int = field(
+        default=0, metadata={"help": "torch CPU threads (0: leave as is)", "ge": 0}
+    )
     arch: ArchConfig = field(default_factory=ArchConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

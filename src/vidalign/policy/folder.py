@@ -26,6 +26,7 @@ from vidalign.policy.errors import GeneratorError
 from vidalign.policy.latent import PixelLatent, WanVAELatent
 from vidalign.policy.text import TextEmbedder, load_text_encoder
 from vidalign.training import unwrap_model
+from vidalign.weights import check_weights_folder
 
 META_FILE = "vidalign_generator.json"
 WAN_MAX_SEQUENCE_LENGTH = 512
@@ -79,6 +80,7 @@ def load_generator(
         raise GeneratorError(f"{meta_file}: generator family {family!r} is not supported yet")
     latent_kind = meta.get("latent", {}).get("type", "wan_vae")
 
+    check_weights_folder(root / "transformer")
     transformer = WanTransformer3DModel.from_pretrained(
         root / "transformer", torch_dtype=dtype, use_safetensors=True
     )
@@ -89,6 +91,7 @@ def load_generator(
 
         if not (root / "vae").is_dir():
             raise GeneratorError(f"{root}: missing vae/ for a VAE-latent generator")
+        check_weights_folder(root / "vae")
         vae = AutoencoderKLWan.from_pretrained(root / "vae", torch_dtype=dtype).to(device)
         latent = WanVAELatent(vae)
     else:

@@ -19,6 +19,7 @@ import torch
 
 from vidalign.policy.errors import GeneratorError
 from vidalign.training import unwrap_model
+from vidalign.weights import check_safetensors
 
 LORA_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 WAN_ATTENTION_TARGETS: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0")
@@ -121,6 +122,7 @@ def load_lora(
     file = path / LORA_WEIGHT_NAME if path.is_dir() else path
     if not file.is_file():
         raise GeneratorError(f"{file}: LoRA file not found")
+    check_safetensors(file)
     model = unwrap_model(transformer)
     try:
         model.load_lora_adapter(str(file), prefix="transformer", adapter_name=adapter_name)

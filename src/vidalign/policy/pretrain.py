@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from vidalign.checkpoint import latest_checkpoint
+from vidalign.config import check_config
 from vidalign.flow import sample_path, sample_time
 from vidalign.policy.adapter import SamplingDefaults, WanAdapter
 from vidalign.policy.config import PretrainConfig
@@ -32,7 +32,7 @@ from vidalign.training import (
     load_checkpoint,
     progress,
     save_checkpoint,
-    save_run_config,
+    start_run,
     stop_if_not_finite,
     warmup_cosine,
 )
@@ -78,18 +78,17 @@ def pretrain(
             model folder, as if the job had been stopped there (time-boxed jobs, tests).
         progress_bar: show the bar on the main process.
     """
-    if cfg.object_weight < 0:
-        raise GeneratorError(f"object_weight must be >= 0, got {cfg.object_weight}")
+    check_config(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out_dir)
+    ckpt = start_run(cfg, run_dir, resume=resume, error=GeneratorError)
     accelerator = build_accelerator(
         mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
     )
     rank, world = accelerator.process_index, accelerator.num_processes
     if world > 1:  # every rank draws its own t, noise and prompt dropout
         torch.manual_seed(cfg.seed + 7919 * rank)
-    save_run_config(accelerator, cfg, run_dir)
 
     d = cfg.data
     data_kwargs = dict(
@@ -113,7 +112,6 @@ def pretrain(
         ),
     )
     start = 0
-    ckpt = latest_checkpoint(run_dir) if resume else None
     if ckpt is not None:
         start, _ = load_checkpoint(
             ckpt, model=adapter.transformer, optimizer=optimizer, scheduler=scheduler

@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from vidalign.policy.errors import GeneratorError
+from vidalign.weights import check_weights_folder
 
 SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>")
 _WORD_RE = re.compile(r"\w+|[^\w\s]")
@@ -104,6 +105,7 @@ def load_text_encoder(path: str | Path, *, dtype: torch.dtype = torch.float32):
     classes = {"t5": T5EncoderModel, "umt5": UMT5EncoderModel}
     if kind not in classes:
         raise GeneratorError(f"{path}: text encoder type {kind!r}; expected one of {list(classes)}")
+    check_weights_folder(path)
     model = classes[kind].from_pretrained(path, torch_dtype=dtype, use_safetensors=True)
     return model.eval().requires_grad_(False)
 

@@ -20,6 +20,7 @@ from vidalign.reward.processing import RewardProcessor, SamplingContract
 from vidalign.reward.template import RewardTemplate
 from vidalign.reward.tiny import TinyQwen2VLSpec, build_tiny_backbone
 from vidalign.reward.tokenizer import CHAT_TEMPLATE, add_reward_tokens, build_tiny_tokenizer
+from vidalign.weights import check_weights_folder
 
 
 class ModelLoadError(VidalignError):
@@ -88,6 +89,7 @@ def from_base(
     path = Path(path)
     if not (path / "config.json").is_file():
         raise ModelLoadError(f"{path}: not a local Qwen2-VL folder (no config.json)")
+    check_weights_folder(path)
     processor = Qwen2VLProcessor.from_pretrained(str(path), local_files_only=True)
     backbone = Qwen2VLForConditionalGeneration.from_pretrained(
         str(path), dtype=dtype, local_files_only=True

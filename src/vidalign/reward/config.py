@@ -14,9 +14,9 @@ class LoraSettings:
     """LoRA on the language model's linear layers (peft)."""
 
     enabled: bool = field(default=False, metadata={"help": "train LoRA adapters, not full weights"})
-    r: int = field(default=64, metadata={"help": "LoRA rank"})
-    alpha: int = field(default=128, metadata={"help": "LoRA alpha (scale alpha / r)"})
-    dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    r: int = field(default=64, metadata={"help": "LoRA rank", "ge": 1})
+    alpha: int = field(default=128, metadata={"help": "LoRA alpha (scale alpha / r)", "gt": 0})
+    dropout: float = field(default=0.05, metadata={"help": "LoRA dropout", "ge": 0, "lt": 1})
     target_modules: list[str] = field(
         default_factory=lambda: [
             "q_proj",
@@ -35,12 +35,16 @@ class LoraSettings:
 class SamplingSettings:
     """The sampling contract stored with the model (REFERENCE.md §2); fps xor num_frames."""
 
-    fps: float | None = field(default=2.0, metadata={"help": "frames per second to sample"})
-    num_frames: int | None = field(
-        default=None, metadata={"help": "fixed frame count instead of fps"}
+    fps: float | None = field(
+        default=2.0, metadata={"help": "frames per second to sample", "gt": 0}
     )
-    max_pixels: int | None = field(default=448 * 448, metadata={"help": "per-frame area cap"})
-    min_pixels: int | None = field(default=None, metadata={"help": "per-frame area floor"})
+    num_frames: int | None = field(
+        default=None, metadata={"help": "fixed frame count instead of fps", "ge": 1}
+    )
+    max_pixels: int | None = field(
+        default=448 * 448, metadata={"help": "per-frame area cap", "ge": 1}
+    )
+    min_pixels: int | None = field(default=None, metadata={"help": "per-frame area floor", "ge": 1})
 
 
 @dataclass
@@ -75,7 +79,7 @@ class RewardTrainConfig:
         default_factory=SamplingSettings, metadata={"help": "sampling"}
     )
     loss: Literal["bt", "btt", "regression"] = field(default="btt", metadata={"help": "loss"})
-    theta: float = field(default=5.0, metadata={"help": "BTT tie parameter θ > 1"})
+    theta: float = field(default=5.0, metadata={"help": "BTT tie parameter θ", "gt": 1})
     lora: LoraSettings = field(default_factory=LoraSettings, metadata={"help": "LoRA"})
     train_vision: bool = field(default=True, metadata={"help": "train the vision tower and merger"})
     freeze_vision_stem: bool = field(
@@ -93,37 +97,53 @@ class RewardTrainConfig:
             "train_vision) the tower learn"
         },
     )
-    lr: float = field(default=2e-6, metadata={"help": "learning rate of backbone weights / LoRA"})
+    lr: float = field(
+        default=2e-6, metadata={"help": "learning rate of backbone weights / LoRA", "ge": 0}
+    )
     lr_special: float | None = field(
         default=None,
-        metadata={"help": "learning rate of the reward-token embedding rows (default lr)"},
+        metadata={
+            "help": "learning rate of the reward-token embedding rows (null: lr; 0 keeps them)",
+            "ge": 0,
+        },
     )
     lr_head: float | None = field(
-        default=None, metadata={"help": "learning rate of the head (default lr)"}
+        default=None, metadata={"help": "learning rate of the head (null: lr; 0 keeps it)", "ge": 0}
     )
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW decay (never on embeddings)"})
+    weight_decay: float = field(
+        default=0.0, metadata={"help": "AdamW decay (never on embeddings)", "ge": 0}
+    )
     schedule: Literal["constant", "cosine", "linear"] = field(
         default="constant", metadata={"help": "learning-rate schedule after warmup"}
     )
-    warmup_ratio: float = field(default=0.05, metadata={"help": "share of steps of linear warmup"})
-    batch_size: int = field(default=1, metadata={"help": "pairs per process per micro-step"})
-    grad_accum: int = field(default=4, metadata={"help": "micro-steps per optimizer step"})
-    max_steps: int = field(default=100, metadata={"help": "optimizer steps"})
-    epochs: float | None = field(
-        default=None, metadata={"help": "if set, max_steps = ceil(epochs * pairs / global batch)"}
+    warmup_ratio: float = field(
+        default=0.05, metadata={"help": "share of steps of linear warmup", "ge": 0, "le": 1}
     )
-    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping (<= 0: off)"})
+    batch_size: int = field(
+        default=1, metadata={"help": "pairs per process per micro-step", "ge": 1}
+    )
+    grad_accum: int = field(default=4, metadata={"help": "micro-steps per optimizer step", "ge": 1})
+    max_steps: int = field(default=100, metadata={"help": "optimizer steps", "ge": 1})
+    epochs: float | None = field(
+        default=None,
+        metadata={"help": "if set, max_steps = ceil(epochs * pairs / global batch)", "gt": 0},
+    )
+    max_grad_norm: float = field(
+        default=1.0, metadata={"help": "gradient clipping (0: off)", "ge": 0}
+    )
     mixed_precision: Literal["no", "bf16", "fp16"] = field(
         default="no", metadata={"help": "autocast"}
     )
-    seed: int = field(default=0, metadata={"help": "seed of init, data order and dropout"})
-    log_every: int = field(default=10, metadata={"help": "steps between TensorBoard logs"})
+    seed: int = field(default=0, metadata={"help": "seed of init, data order and dropout", "ge": 0})
+    log_every: int = field(default=10, metadata={"help": "steps between TensorBoard logs", "ge": 1})
     eval_every: int = field(
-        default=50, metadata={"help": "steps between val evaluations (0: end only)"}
+        default=50, metadata={"help": "steps between val evaluations (0: end only)", "ge": 0}
     )
     save_every: int = field(
-        default=50, metadata={"help": "steps between checkpoints (0: end only)"}
+        default=50, metadata={"help": "steps between checkpoints (0: end only)", "ge": 0}
     )
-    keep_checkpoints: int = field(default=2, metadata={"help": "newest checkpoints kept"})
+    keep_checkpoints: int = field(
+        default=2, metadata={"help": "newest checkpoints kept (0: all)", "ge": 0}
+    )
     resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})

@@ -52,19 +52,20 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from vidalign.checkpoint import atomic_dir
+from vidalign.config import check_config
 from vidalign.errors import VidalignError
 from vidalign.reward.tiny import TinyQwen2VLSpec, freeze_vision_stem
 from vidalign.training import (
     batch_indices,
     build_accelerator,
-    checkpoint_to_resume,
     load_checkpoint,
     progress,
     save_checkpoint,
-    save_run_config,
+    start_run,
     stop_if_not_finite,
     warmup_cosine,
 )
+from vidalign.weights import check_weights_folder
 
 DEFECT_WORDS: dict[str, str] = {
     "noise": "grainy",
@@ -114,36 +115,46 @@ class VLMPretrainConfig:
             "with its tokenizer and processor) instead of a fresh model; tiny is then unused"
         },
     )
-    num_clips: int = field(default=4096, metadata={"help": "training clips rendered"})
-    eval_clips: int = field(default=256, metadata={"help": "held-out clips for metrics.json"})
-    num_prompts: int = field(default=1024, metadata={"help": "distinct prompts of the clips"})
-    size: int = field(default=32, metadata={"help": "clip height = width (px)"})
-    num_frames: int = field(default=8, metadata={"help": "frames per clip"})
+    num_clips: int = field(default=4096, metadata={"help": "training clips rendered", "ge": 1})
+    eval_clips: int = field(
+        default=256, metadata={"help": "held-out clips for metrics.json", "ge": 1}
+    )
+    num_prompts: int = field(
+        default=1024, metadata={"help": "distinct prompts of the clips", "ge": 1}
+    )
+    size: int = field(default=32, metadata={"help": "clip height = width (px)", "ge": 1})
+    num_frames: int = field(default=8, metadata={"help": "frames per clip", "ge": 1})
     defect_rate: float = field(
-        default=0.25, metadata={"help": "chance that each defect mode strikes a clip"}
+        default=0.25,
+        metadata={"help": "chance that each defect mode strikes a clip", "ge": 0, "le": 1},
     )
     min_severity: float = field(
-        default=0.2, metadata={"help": "severities are drawn uniformly from [min, 1]"}
+        default=0.2,
+        metadata={"help": "severities are drawn uniformly from [min, 1]", "gt": 0, "le": 1},
     )
     caption_weight: float = field(
         default=1.0,
-        metadata={"help": "weight of the caption loss (0: the language model is not run)"},
+        metadata={
+            "help": "weight of the caption loss (0: the language model is not run)",
+            "ge": 0,
+        },
     )
     severity_weight: float = field(
         default=0.0,
-        metadata={"help": "weight of the vision tower's defect-severity regression loss"},
+        metadata={"help": "weight of the vision tower's defect-severity regression loss", "ge": 0},
     )
     alignment_weight: float = field(
         default=0.0,
         metadata={
             "help": "weight of the description-vs-clip loss: the language model reads a clip "
             "and its prompt and regresses each text failure's severity (needs "
-            "text_defect_rate > 0 and caption_weight 0)"
+            "text_defect_rate > 0 and caption_weight 0)",
+            "ge": 0,
         },
     )
     text_defect_rate: float = field(
         default=0.0,
-        metadata={"help": "chance that each text failure mode strikes a clip"},
+        metadata={"help": "chance that each text failure mode strikes a clip", "ge": 0, "le": 1},
     )
     freeze_vision_stem: bool = field(
         default=False,
@@ -152,19 +163,27 @@ class VLMPretrainConfig:
             "(see vidalign.reward.tiny.freeze_vision_stem)"
         },
     )
-    steps: int = field(default=1500, metadata={"help": "optimizer steps"})
-    batch_size: int = field(default=16, metadata={"help": "clips per step (all processes)"})
-    lr: float = field(default=1e-3, metadata={"help": "AdamW peak learning rate"})
-    warmup_steps: int = field(default=50, metadata={"help": "linear warm-up steps"})
-    min_lr_ratio: float = field(default=0.1, metadata={"help": "cosine floor, × lr"})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clip (0 = off)"})
+    steps: int = field(default=1500, metadata={"help": "optimizer steps", "ge": 1})
+    batch_size: int = field(
+        default=16, metadata={"help": "clips per step (all processes)", "ge": 1}
+    )
+    lr: float = field(default=1e-3, metadata={"help": "AdamW peak learning rate", "ge": 0})
+    warmup_steps: int = field(default=50, metadata={"help": "linear warm-up steps", "ge": 0})
+    min_lr_ratio: float = field(
+        default=0.1, metadata={"help": "cosine floor, × lr", "ge": 0, "le": 1}
+    )
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay", "ge": 0})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clip (0 = off)", "ge": 0})
     mixed_precision: str = field(default="no", metadata={"help": "no / fp16 / bf16"})
-    seed: int = field(default=0, metadata={"help": "seed of clips, model and batches"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = default)"})
-    log_every: int = field(default=50, metadata={"help": "log the loss every N steps"})
-    save_every: int = field(default=500, metadata={"help": "checkpoint every N steps"})
-    keep_checkpoints: int = field(default=2, metadata={"help": "complete checkpoints kept"})
+    seed: int = field(default=0, metadata={"help": "seed of clips, model and batches", "ge": 0})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = default)", "ge": 0})
+    log_every: int = field(default=50, metadata={"help": "log the loss every N steps", "ge": 1})
+    save_every: int = field(
+        default=500, metadata={"help": "checkpoint every N steps (0: end only)", "ge": 0}
+    )
+    keep_checkpoints: int = field(
+        default=2, metadata={"help": "complete checkpoints kept (0: all)", "ge": 0}
+    )
     resume: bool = field(default=False, metadata={"help": "continue from the last checkpoint"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
 
@@ -497,19 +516,12 @@ def _check(cfg: VLMPretrainConfig) -> None:
         raise PretrainSetupError(
             f"num_clips ({cfg.num_clips}) must be at least batch_size ({cfg.batch_size})"
         )
-    if not 0 <= cfg.defect_rate <= 1 or not 0 < cfg.min_severity <= 1:
-        raise PretrainSetupError(
-            f"defect_rate must be in [0, 1] and min_severity in (0, 1], got "
-            f"{cfg.defect_rate} and {cfg.min_severity}"
-        )
-    if not 0 <= cfg.text_defect_rate <= 1:
-        raise PretrainSetupError(f"text_defect_rate must be in [0, 1], got {cfg.text_defect_rate}")
     weights = {
         "caption_weight": cfg.caption_weight,
         "severity_weight": cfg.severity_weight,
         "alignment_weight": cfg.alignment_weight,
     }
-    if min(weights.values()) < 0 or max(weights.values()) == 0:
+    if max(weights.values()) == 0:
         raise PretrainSetupError(f"loss weights must be >= 0 and not all 0, got {weights}")
     if cfg.alignment_weight > 0 and cfg.text_defect_rate == 0:
         raise PretrainSetupError(
@@ -521,8 +533,6 @@ def _check(cfg: VLMPretrainConfig) -> None:
             "caption_weight must be 0 when text_defect_rate > 0: a clip with a text failure "
             "does not show its prompt, so the prompt is no longer its caption"
         )
-    if cfg.steps < 1:
-        raise PretrainSetupError(f"steps must be >= 1, got {cfg.steps}")
 
 
 def _load_base(path: str):
@@ -532,6 +542,7 @@ def _load_base(path: str):
     folder = Path(path)
     if not (folder / "config.json").is_file():
         raise PretrainSetupError(f"init_model {folder}: not a base VLM folder (no config.json)")
+    check_weights_folder(folder)
     processor = Qwen2VLProcessor.from_pretrained(str(folder), local_files_only=True)
     vlm = Qwen2VLForConditionalGeneration.from_pretrained(str(folder), local_files_only=True)
     return processor, vlm
@@ -545,18 +556,18 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
     from vidalign.reward.tokenizer import build_tiny_tokenizer
     from vidalign.synth.prompts import general_prompts
 
+    check_config(cfg)
     _check(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.output_dir)
-    latest = checkpoint_to_resume(run_dir, resume=cfg.resume, error=PretrainSetupError)
+    latest = start_run(cfg, run_dir, resume=cfg.resume, error=PretrainSetupError)
     accelerator = build_accelerator(
         mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
     )
     rank, world = accelerator.process_index, accelerator.num_processes
     if cfg.batch_size % world:
         raise PretrainSetupError(f"batch_size {cfg.batch_size} must divide by {world} processes")
-    save_run_config(accelerator, cfg, run_dir)
 
     prompts = list(general_prompts(cfg.num_prompts, cfg.seed))
     render = dict(
@@ -594,7 +605,7 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
         ),
     )
     start = 0
-    if cfg.resume and latest is not None:
+    if latest is not None:
         start, _ = load_checkpoint(latest, model=model, optimizer=optimizer, scheduler=scheduler)
         accelerator.print(f"vidalign: resumed from {latest} at step {start}")
     model, optimizer = accelerator.prepare(model, optimizer)

@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file
 
 from vidalign.reward.builder import ModelLoadError, from_base
 from vidalign.reward.processing import SamplingContract
 from vidalign.reward.scorer import RewardScorer
 from vidalign.reward.template import RewardTemplate
 from vidalign.video import RELEASE_VIDEO_MIN_PIXELS
+from vidalign.weights import load_safetensors
 
 _PEFT_PREFIX = "base_model.model."
 _LORA = re.compile(r"^(?P<module>.+)\.lora_(?P<ab>[AB])(?:\.[A-Za-z0-9_]+)?\.weight$")
@@ -159,7 +159,7 @@ def load_released(
     if (ckpt / "model.pth").is_file():
         raw = _load_pth(ckpt / "model.pth")
     elif (ckpt / "adapter_model.safetensors").is_file():
-        raw = dict(load_file(str(ckpt / "adapter_model.safetensors")))
+        raw = load_safetensors(ckpt / "adapter_model.safetensors")
         if (ckpt / "non_lora_state_dict.pth").is_file():
             raw.update(_load_pth(ckpt / "non_lora_state_dict.pth"))
     else:

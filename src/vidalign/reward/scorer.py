@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor
 from transformers import Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
@@ -32,6 +32,7 @@ from vidalign.reward.model import VideoRewardModel
 from vidalign.reward.processing import ProcessedClip, RewardProcessor, SamplingContract
 from vidalign.reward.template import RewardTemplate
 from vidalign.reward.tokenizer import add_reward_tokens
+from vidalign.weights import check_weights_folder, load_safetensors
 
 MANIFEST = "vidalign_reward.json"
 FORMAT_VERSION = 1
@@ -273,6 +274,7 @@ class RewardScorer:
             norm = manifest.get("normalization")
         except (KeyError, TypeError, json.JSONDecodeError) as err:
             raise ModelLoadError(f"{mf}: malformed manifest ({err})") from None
+        check_weights_folder(path)  # the backbone's and the head's files
         processor = Qwen2VLProcessor.from_pretrained(str(path), local_files_only=True)
         backbone = Qwen2VLForConditionalGeneration.from_pretrained(
             str(path), dtype=dtype, local_files_only=True
@@ -281,7 +283,7 @@ class RewardScorer:
         if max(ids) >= backbone.get_input_embeddings().num_embeddings:
             raise ModelLoadError(f"{path}: the tokenizer's reward tokens are not in the embedding")
         model = VideoRewardModel(backbone, dims, ids, token_mode)
-        head = load_file(str(path / "head.safetensors"))["weight"]
+        head = load_safetensors(path / "head.safetensors")["weight"]
         if head.shape != model.head.weight.shape:
             raise ModelLoadError(
                 f"{path}/head.safetensors: shape {tuple(head.shape)}, expected {tuple(model.head.weight.shape)}"

@@ -14,17 +14,25 @@ from vidalign.reward.tokenizer import IMAGE_PAD, VIDEO_PAD, VISION_END, VISION_S
 class TinyQwen2VLSpec:
     """Sizes of a from-scratch Qwen2-VL (defaults: the test scale)."""
 
-    hidden_size: int = field(default=64, metadata={"help": "language model width"})
-    num_layers: int = field(default=2, metadata={"help": "language model decoder layers"})
-    num_heads: int = field(default=4, metadata={"help": "attention heads (head dim % 8 == 0)"})
-    num_kv_heads: int = field(default=2, metadata={"help": "key/value heads (GQA)"})
-    intermediate_size: int = field(default=128, metadata={"help": "language MLP width"})
-    vision_depth: int = field(default=2, metadata={"help": "vision transformer blocks"})
-    vision_embed_dim: int = field(default=32, metadata={"help": "vision transformer width"})
-    vision_heads: int = field(default=2, metadata={"help": "vision attention heads"})
-    patch_size: int = field(default=14, metadata={"help": "vision patch side in pixels"})
-    temporal_patch_size: int = field(default=2, metadata={"help": "frames per vision patch"})
-    merge_size: int = field(default=2, metadata={"help": "spatial merge of patches into tokens"})
+    hidden_size: int = field(default=64, metadata={"help": "language model width", "ge": 1})
+    num_layers: int = field(default=2, metadata={"help": "language model decoder layers", "ge": 1})
+    num_heads: int = field(
+        default=4, metadata={"help": "attention heads (head dim % 8 == 0)", "ge": 1}
+    )
+    num_kv_heads: int = field(default=2, metadata={"help": "key/value heads (GQA)", "ge": 1})
+    intermediate_size: int = field(default=128, metadata={"help": "language MLP width", "ge": 1})
+    vision_depth: int = field(default=2, metadata={"help": "vision transformer blocks", "ge": 1})
+    vision_embed_dim: int = field(
+        default=32, metadata={"help": "vision transformer width", "ge": 1}
+    )
+    vision_heads: int = field(default=2, metadata={"help": "vision attention heads", "ge": 1})
+    patch_size: int = field(default=14, metadata={"help": "vision patch side in pixels", "ge": 1})
+    temporal_patch_size: int = field(
+        default=2, metadata={"help": "frames per vision patch", "ge": 1}
+    )
+    merge_size: int = field(
+        default=2, metadata={"help": "spatial merge of patches into tokens", "ge": 1}
+    )
     patch_init: str = field(
         default="random",
         metadata={

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from vidalign.config import check_config
 from vidalign.errors import VidalignError
 from vidalign.eval.accuracy import accuracy_with_ties, accuracy_without_ties
 from vidalign.reward.builder import build_tiny, from_base
@@ -48,11 +49,10 @@ from vidalign.reward.tiny import freeze_vision_stem
 from vidalign.training import (
     batch_indices,
     build_accelerator,
-    checkpoint_to_resume,
     load_checkpoint,
     progress,
     save_checkpoint,
-    save_run_config,
+    start_run,
     stop_if_not_finite,
 )
 
@@ -241,15 +241,13 @@ def _param_groups(
     embed = core.backbone.get_input_embeddings().weight
     head = core.head.weight
     rest = [p for p in model.parameters() if p.requires_grad and p is not embed and p is not head]
+    # None means "as lr"; 0 is a rate like any other (the group stays as it starts)
+    lr_special = cfg.lr if cfg.lr_special is None else cfg.lr_special
+    lr_head = cfg.lr if cfg.lr_head is None else cfg.lr_head
     return [
         {"params": rest, "lr": cfg.lr, "weight_decay": cfg.weight_decay, "name": "backbone"},
-        {"params": [embed], "lr": cfg.lr_special or cfg.lr, "weight_decay": 0.0, "name": "special"},
-        {
-            "params": [head],
-            "lr": cfg.lr_head or cfg.lr,
-            "weight_decay": cfg.weight_decay,
-            "name": "head",
-        },
+        {"params": [embed], "lr": lr_special, "weight_decay": 0.0, "name": "special"},
+        {"params": [head], "lr": lr_head, "weight_decay": cfg.weight_decay, "name": "head"},
     ]
 
 
@@ -274,11 +272,6 @@ def _check_config(cfg: RewardTrainConfig) -> None:
         raise TrainSetupError("train_data is required (a pairs CSV / JSONL / Parquet file)")
     if not cfg.dims or len(set(cfg.dims)) != len(cfg.dims):
         raise TrainSetupError(f"dims must be distinct names, got {cfg.dims}")
-    for name in ("batch_size", "grad_accum"):
-        if getattr(cfg, name) < 1:
-            raise TrainSetupError(f"{name} must be >= 1, got {getattr(cfg, name)}")
-    if cfg.loss == "btt" and cfg.theta <= 1:
-        raise TrainSetupError(f"theta must be > 1 for BTT, got {cfg.theta}")
     if cfg.lora.enabled and not cfg.train_language:
         raise TrainSetupError(
             "lora.enabled trains adapters on the language model; it cannot be combined with "
@@ -289,16 +282,14 @@ def _check_config(cfg: RewardTrainConfig) -> None:
 # -- the loop ------------------------------------------------------------------------------
 def train_reward(cfg: RewardTrainConfig) -> TrainResult:
     """Train per ``cfg``; see the module docstring for what lands in ``output_dir``."""
+    check_config(cfg)
     _check_config(cfg)
     run_dir = Path(cfg.output_dir)
-    latest = checkpoint_to_resume(run_dir, resume=cfg.resume, error=TrainSetupError)
+    latest = start_run(cfg, run_dir, resume=cfg.resume, error=TrainSetupError)
     accelerator = build_accelerator(
         mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
     )
     rank, world = accelerator.process_index, accelerator.num_processes
-    if cfg.resume and latest is None and accelerator.is_main_process:
-        print(f"vidalign: no checkpoint under {run_dir}/checkpoints; starting from step 0")
-    save_run_config(accelerator, cfg, run_dir)
 
     train_pairs = _load_pairs(cfg.train_data, cfg)
     val_pairs = _load_pairs(cfg.val_data, cfg)
@@ -319,7 +310,7 @@ def train_reward(cfg: RewardTrainConfig) -> TrainResult:
     model, optimizer = accelerator.prepare(model, optimizer)
 
     start = 0
-    if cfg.resume and latest is not None:
+    if latest is not None:
         start, _ = load_checkpoint(latest, model=model, optimizer=optimizer, scheduler=scheduler)
         if accelerator.is_main_process:
             print(f"vidalign: resumed from {latest} at step {start}")
