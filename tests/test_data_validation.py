@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from vidalign.data import PairDataError, load_pairs
+from vidalign.data import PairDataError, PairDataWarning, load_pairs
 
 HEADER = "path_A,path_B,prompt,VQ,MQ,TA,fps_A,num_frames_A,fps_B,num_frames_B,MOS_A_VQ\n"
 GOOD = "a.mp4,b.mp4,a red circle,A,B,same,8,16,8,16,3.5\n"
@@ -29,7 +29,6 @@ BAD_ROWS = [
     ("a.mp4,b.mp4,p12,A,B,same,8,16,8,0,3\n", "num_frames_B", "expected an integer >= 1"),
     ("a.mp4,b.mp4,p13,A,B,same,8,16,8,16,NaN\n", "MOS_A_VQ", "expected a finite number"),
     ("a.mp4,a.mp4,p14,A,B,same,8,16,8,16,3\n", "path_B", "same video as path_A"),
-    ("b.mp4,a.mp4,a red circle,A,A,A,8,16,8,16,3\n", None, "duplicate of row 1"),
     ("a.mp4,b.mp4,p15,A,B\n", None, "has 5 fields but the header has 11"),
 ]
 
@@ -55,6 +54,24 @@ def test_all_bad_rows_are_reported_together(tmp_path):
     rows = sorted({issue.row for issue in err.value.issues})
     assert rows == list(range(2, 2 + len(BAD_ROWS)))
     assert f"in {len(BAD_ROWS)} row(s)" in str(err.value)
+
+
+def test_repeated_rows_are_a_warning_and_kept(tmp_path):
+    rows = [f"a{i}.mp4,b{i}.mp4,p{i},A,B,same,,,,,\n" for i in range(3)]
+    path = tmp_path / "pairs.csv"
+    path.write_text(HEADER + "".join(rows * 4))  # 3 pairs, each 4 times (A/B swapped once)
+    path.write_text(path.read_text().replace("a0.mp4,b0.mp4,p0", "b0.mp4,a0.mp4,p0", 1))
+    with pytest.warns(PairDataWarning) as caught:
+        pairs = load_pairs(path)
+    assert len(pairs) == 12  # the file as given
+    (warning,) = caught
+    text = str(warning.message)
+    assert text.startswith(f"{path}: 9 row(s) repeat 3 earlier one(s)")
+    assert "row 1 again in row(s) 4, 7, 10; row 2 again in row(s) 5, 8, 11" in text
+    with pytest.raises(PairDataError) as err:
+        load_pairs(path, strict=True)
+    assert [i.row for i in err.value.issues] == list(range(4, 13))
+    assert f"{path}: row 4 (line 5): duplicate of row 1" in str(err.value)
 
 
 def test_one_row_with_several_problems_lists_each(tmp_path):

@@ -44,6 +44,10 @@ class PairDataError(VidalignError):
         super().__init__(head + ":\n" + "\n".join(f"  {issue}" for issue in self.issues))
 
 
+class PairDataWarning(UserWarning):
+    """A pair file is valid but worth a look (repeated rows); ``strict`` loading refuses it."""
+
+
 def file_error(file: str, reason: str) -> PairDataError:
     """A :class:`PairDataError` about the whole file."""
     return PairDataError([RowIssue(file, None, None, None, reason)])
