@@ -21,6 +21,15 @@ def test_check_good_file_prints_counts(tmp_path, capsys):
     assert "4 pairs, 3 prompts, 4 videos" in out
     assert "MQ" in out and "75.0%" in out  # MQ: 3 ties of 4
     assert "new-3" in out  # the models table
+    assert "(video files not checked: --check-files)" in out  # v/1.mp4 ... do not exist
+    assert main(["data", "check", str(tmp_path / "bench.csv"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["files_checked"] is False
+
+
+def test_check_header_only_file_is_an_error(tmp_path, capsys):
+    (tmp_path / "empty.csv").write_text(BENCH.splitlines()[0] + "\n")
+    assert main(["data", "check", str(tmp_path / "empty.csv")]) == 2
+    assert f"{tmp_path / 'empty.csv'}: no pairs" in capsys.readouterr().err
 
 
 def test_check_json_stats(tmp_path, capsys):

@@ -153,6 +153,8 @@ def test_parquet_row_errors(tmp_path):
         ("p.csv", "", "empty file; expected a header row"),
         ("p.csv", "path_A,prompt,VQ\na,p,A\n", r"missing column\(s\) \['path_B'\]"),
         ("p.csv", "path_A,path_B,prompt,note\na,b,p,n\n", "no label columns found"),
+        ("p.csv", "path_A,path_B,prompt,VQ\n", "no pairs: the file has no data rows"),
+        ("p.csv", "path_A,path_B,prompt,VQ\n\n\n", "no pairs: the file has no data rows"),
         ("p.csv", "path_A,path_A,path_B,prompt,VQ\n", "repeated column name"),
         ("p.parquet", "not parquet", "not a readable Parquet file"),
     ],

@@ -69,14 +69,15 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"vidalign: warning: {w.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    stats = pair_stats(pairs) | {"warnings": notes}
+    stats = pair_stats(pairs) | {"files_checked": args.check_files, "warnings": notes}
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
     console = Console()
+    files = "all files present" if args.check_files else "video files not checked: --check-files"
     console.print(
         f"[bold]{args.file}[/bold]: {stats['pairs']} pairs, {stats['prompts']} prompts, "
-        f"{stats['videos']} videos" + (" (all files present)" if args.check_files else ""),
+        f"{stats['videos']} videos ({files})",
         soft_wrap=True,
     )
     labels = Table(title="Labels")
