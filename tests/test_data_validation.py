@@ -74,6 +74,27 @@ def test_repeated_rows_are_a_warning_and_kept(tmp_path):
     assert f"{path}: row 4 (line 5): duplicate of row 1" in str(err.value)
 
 
+def test_unterminated_quote_names_the_row_where_it_opened(tmp_path):
+    path = tmp_path / "pairs.csv"
+    unclosed = 'a.mp4,c.mp4,"a blue square,A,B,same,8,16,8,16,3\n'
+    path.write_text(HEADER + GOOD + unclosed + GOOD.replace("b.mp4", "d.mp4") * 3)
+    with pytest.raises(PairDataError) as err:
+        load_pairs(path)
+    (issue,) = err.value.issues
+    assert (issue.row, issue.line, issue.field) == (2, 3, None)
+    assert issue.reason.startswith("unterminated quote: a quoted field opened in this row")
+    assert f"{path}: row 2 (line 3): unterminated quote" in str(err.value)
+
+
+def test_stray_quote_is_an_error_and_later_rows_are_read(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text(HEADER + 'a.mp4,"b.mp4"x,p,A,B,same,,,,,\n' + "c.mp4,d.mp4,p,A,B,x,,,,,\n")
+    with pytest.raises(PairDataError) as err:
+        load_pairs(path)
+    assert [(i.row, i.line, i.field) for i in err.value.issues] == [(1, 2, None), (2, 3, "TA")]
+    assert "malformed CSV" in err.value.issues[0].reason
+
+
 def test_one_row_with_several_problems_lists_each(tmp_path):
     path = tmp_path / "pairs.csv"
     path.write_text(HEADER + "a.mp4,b.mp4,,X,Y,Z,0,0,nan,x,y\n")

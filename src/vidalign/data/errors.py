@@ -14,7 +14,8 @@ class RowIssue:
     Attributes:
         file: the pair file (or "<pairs>" for pairs in memory).
         row: 1-based data row (header excluded), or None for a problem with the whole file.
-        line: 1-based line in a text file where the row ends, when known.
+        line: 1-based line in a text file where the row ends (where it starts, for a CSV
+            row that cannot be read), when known.
         field: the column / key at fault, or None.
         reason: what is wrong and what was expected.
     """

@@ -92,28 +92,39 @@ def read_table(path: str | Path) -> Table:
         raise file_error(str(path), f"not UTF-8 text ({err})") from None
 
 
+def _csv_reason(err: csv.Error, start: int) -> str:
+    """What a ``csv.Error`` means, for a row that starts at line ``start``."""
+    if "unexpected end of data" in str(err):  # end of file inside a quoted field
+        return (
+            f"unterminated quote: a quoted field opened in this row (from line {start}) is "
+            "never closed, so every line after it was read into this row"
+        )
+    return f"malformed CSV ({err})"
+
+
 def _read_csv(path: Path) -> Table:
     with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(fh, strict=True)  # strict: no silent repair of stray quotes
         try:
             header = next(reader)
         except StopIteration:
             raise file_error(str(path), "empty file; expected a header row") from None
         except csv.Error as err:
-            raise file_error(str(path), f"malformed CSV header ({err})") from None
+            raise file_error(str(path), f"header: {_csv_reason(err, 1)}") from None
         dupes = sorted({c for c in header if header.count(c) > 1})
         if dupes:
             raise file_error(str(path), f"repeated column name(s) {dupes}")
         table = Table(str(path), list(header), [])
         row = 0
         while True:
+            start = reader.line_num + 1
             try:
                 cells = next(reader)
             except StopIteration:
                 break
             except csv.Error as err:
                 row += 1
-                table.issues.append(RowIssue(str(path), row, reader.line_num, None, str(err)))
+                table.issues.append(RowIssue(str(path), row, start, None, _csv_reason(err, start)))
                 continue
             if not cells:
                 continue
