@@ -29,6 +29,10 @@ BAD_ROWS = [
     ("a.mp4,b.mp4,p12,A,B,same,8,16,8,0,3\n", "num_frames_B", "expected an integer >= 1"),
     ("a.mp4,b.mp4,p13,A,B,same,8,16,8,16,NaN\n", "MOS_A_VQ", "expected a finite number"),
     ("a.mp4,a.mp4,p14,A,B,same,8,16,8,16,3\n", "path_B", "same video as path_A"),
+    ("a.mp4,b.mp4,p\x00x,A,B,same,8,16,8,16,3\n", "prompt", "character U+0000 at position 1"),
+    ("a.mp4,b.mp4,p\x1b[2J,A,B,same,8,16,8,16,3\n", "prompt", "control character U+001B"),
+    ("a.mp4,b.mp4,p\x7f,A,B,same,8,16,8,16,3\n", "prompt", "control character U+007F"),
+    ("a\x00.mp4,b.mp4,p16,A,B,same,8,16,8,16,3\n", "path_A", "NUL byte at position 1"),
     ("a.mp4,b.mp4,p15,A,B\n", None, "has 5 fields but the header has 11"),
 ]
 
@@ -114,6 +118,12 @@ def test_missing_video_files(tmp_path):
         load_pairs(path, check_files=True)
     assert [(i.row, i.field) for i in err.value.issues] == [(1, "path_B"), (2, "path_B")]
     assert f"video file not found: {tmp_path / 'b.mp4'}" in str(err.value)
+
+
+def test_prompt_may_hold_tabs_and_newlines(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text(HEADER + 'a.mp4,b.mp4,"two\tlines\r\nof text",A,B,same,,,,,\n')
+    assert load_pairs(path)[0].prompt == "two\tlines\r\nof text"
 
 
 def test_jsonl_row_errors(tmp_path):

@@ -2,7 +2,8 @@
 
 Rules (each breach is a :class:`RowIssue` naming the row and field; all are raised together):
 
-* ``path_A``, ``path_B``, ``prompt``: present, text, not blank. A and B differ.
+* ``path_A``, ``path_B``, ``prompt``: present, text, not blank. A and B differ. A path
+  holds no NUL; a prompt no control character other than tab, newline and carriage return.
 * labels: exactly "A", "B" or "same"; typed formats (JSONL, Parquet) may also use 1, -1, 0.
 * ``fps_*``: a finite number > 0; ``num_frames_*``: an integer >= 1; both optional.
 * ``MOS_<A|B>_<dim>``: a finite number, optional.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -51,6 +53,24 @@ def _text(value: Any) -> str:
     if not value.strip():
         raise _Bad("is blank")
     return value
+
+
+# Unicode category Cc (C0 and C1 controls, DEL) except tab, newline and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _prompt(value: Any) -> str:
+    text = _text(value)
+    if (m := _CONTROL.search(text)) is not None:
+        raise _Bad(f"control character U+{ord(m.group()):04X} at position {m.start()}")
+    return text
+
+
+def _path(value: Any) -> str:
+    text = _text(value)
+    if (i := text.find("\x00")) >= 0:
+        raise _Bad(f"NUL byte at position {i}; no file name holds one")
+    return text
 
 
 def _label(value: Any) -> int:
@@ -197,9 +217,9 @@ def parse_table(
     for rec in table.records:
         reader = _RowReader(table.file, rec)
         get = reader.get
-        path_a = get(PATH_A, _text, required=True)
-        path_b = get(PATH_B, _text, required=True)
-        prompt = get(PROMPT, _text, required=True)
+        path_a = get(PATH_A, _path, required=True)
+        path_b = get(PATH_B, _path, required=True)
+        prompt = get(PROMPT, _prompt, required=True)
         labels = {d: get(d, _label, required=True) for d in label_cols}
         fps_a = get(FPS_A, _fps, required=False)
         fps_b = get(FPS_B, _fps, required=False)
