@@ -137,6 +137,7 @@ def test_jsonl_row_errors(tmp_path):
         json.dumps(good | {"VQ": True, "path_B": "e.mp4"}),
         json.dumps(good | {"fps_A": "NaN", "path_B": "f.mp4"}),
         json.dumps(good | {"extra": {"nested": 1}, "path_B": "g.mp4"}),
+        '{"path_A": "a.mp4", "path_B": "h.mp4", "prompt": "p", "VQ": "A", "VQ": "B"}',
     ]
     path = tmp_path / "pairs.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -151,10 +152,12 @@ def test_jsonl_row_errors(tmp_path):
         (6, "VQ"),
         (7, "fps_A"),
         (8, "extra"),
+        (9, "VQ"),
     ]
     text = str(err.value)
     assert "invalid JSON" in text and "expected a JSON object" in text
     assert "prompt: expected text, got int 42" in text
+    assert f"{path}: row 9 (line 9): VQ: key given more than once in the object" in text
 
 
 def test_parquet_row_errors(tmp_path):
@@ -187,6 +190,8 @@ def test_parquet_row_errors(tmp_path):
         ("p.csv", "path_A,path_B,prompt,VQ\n", "no pairs: the file has no data rows"),
         ("p.csv", "path_A,path_B,prompt,VQ\n\n\n", "no pairs: the file has no data rows"),
         ("p.csv", "path_A,path_A,path_B,prompt,VQ\n", "repeated column name"),
+        ("p.jsonl", "", "empty file; expected one JSON object per line"),
+        ("p.jsonl", "\n  \n", "empty file; expected one JSON object per line"),
         ("p.parquet", "not parquet", "not a readable Parquet file"),
     ],
 )

@@ -7,7 +7,8 @@ Arrow values for Parquet (null is missing).
 JSONL schema: one JSON object per line whose keys are the CSV column names
 (``{"path_A": "a.mp4", "path_B": "b.mp4", "prompt": "...", "VQ": "A", "MQ": "same",
 "TA": -1, "fps_A": 8.0, "MOS_A_VQ": 3.5, "A_model": "m1"}``). Labels may be "A" / "B" /
-"same" or the integers 1 / -1 / 0. Blank lines are skipped.
+"same" or the integers 1 / -1 / 0. Blank lines are skipped; a key given twice in one object
+is an error (JSON parsers keep the last one silently).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -145,6 +147,20 @@ def _read_csv(path: Path) -> Table:
     return table
 
 
+class _RepeatedKeys(Exception):
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` that refuses a key given twice (json keeps the last silently)."""
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        counts = Counter(k for k, _ in pairs)
+        raise _RepeatedKeys([k for k, n in counts.items() if n > 1])
+    return obj
+
+
 def _read_jsonl(path: Path) -> Table:
     table = Table(str(path), [], [])
     seen: dict[str, None] = {}
@@ -155,11 +171,17 @@ def _read_jsonl(path: Path) -> Table:
                 continue
             row += 1
             try:
-                obj = json.loads(line)
+                obj = json.loads(line, object_pairs_hook=_unique_keys)
             except json.JSONDecodeError as err:
                 table.issues.append(
                     RowIssue(str(path), row, line_no, None, f"invalid JSON ({err})")
                 )
+                continue
+            except _RepeatedKeys as err:
+                table.issues += [
+                    RowIssue(str(path), row, line_no, k, "key given more than once in the object")
+                    for k in err.keys
+                ]
                 continue
             if not isinstance(obj, dict):
                 table.issues.append(
@@ -172,6 +194,8 @@ def _read_jsonl(path: Path) -> Table:
                 seen.setdefault(key, None)
             values = {k: v for k, v in obj.items() if v is not None}
             table.records.append(Record(values, row, line_no))
+    if row == 0:
+        raise file_error(str(path), "empty file; expected one JSON object per line")
     table.columns = list(seen)
     return table
 
