@@ -237,6 +237,25 @@ def test_unknown_assignment_and_bad_skip(env):
     assert r.status_code == 422
 
 
+@pytest.mark.parametrize("bad", [0, -1, 2**63, 2**64, 10**30])
+def test_ids_out_of_range_are_422_not_500(env, bad):
+    db, _, admin, tokens, root, _ = env
+    client = TestClient(create_app(db, root), raise_server_exceptions=False)
+    t = h(tokens[0])
+    judged = {"assignment_id": bad, "labels": dict.fromkeys(ALL, "same"), "time_spent_ms": 1}
+    assert client.post("/api/judgments", json=judged, headers=t).status_code == 422
+    skip = {"assignment_id": bad, "reason": "unsure", "time_spent_ms": 1}
+    assert client.post("/api/skips", json=skip, headers=t).status_code == 422
+    assert client.get(f"/api/assignments/{bad}/video/left", headers=t).status_code == 422
+    if bad > 0:  # other integers that are stored
+        pair = {"prompt": "p", "path_a": "clips/c0.mp4", "path_b": "clips/c1.mp4"}
+        batch = {"name": "b9", "pairs": [pair | {"num_frames_a": bad}]}
+        assert client.post("/api/admin/batches", json=batch, headers=h(admin)).status_code == 422
+        batch = {"name": "b9", "pairs": [pair], "seed": bad}
+        r = client.post("/api/admin/batches", json=batch, headers=h(admin))
+        assert r.status_code == 400 and "seed" in r.json()["detail"]
+
+
 def test_skip_and_undo(env):
     _, client, _, tokens, _, _ = env
     t = h(tokens[0])

@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -47,7 +48,7 @@ from vidalign.annotate.queue import (
     submit_judgment,
     undo_last,
 )
-from vidalign.annotate.schema import Annotator, Assignment, Batch, Judgment, Pair
+from vidalign.annotate.schema import INT_LIMIT, Annotator, Assignment, Batch, Judgment, Pair
 from vidalign.annotate.stats import compute_stats
 
 log = logging.getLogger("vidalign.annotate")
@@ -67,14 +68,17 @@ class HTTPError(Exception):
         self.status, self.detail = status, detail
 
 
+Id = Annotated[int, Field(gt=0, lt=INT_LIMIT)]
+
+
 class JudgmentIn(BaseModel):
-    assignment_id: int
+    assignment_id: Id
     labels: dict[str, str]
     time_spent_ms: int = Field(ge=0, le=MAX_TIME_SPENT_MS)
 
 
 class SkipIn(BaseModel):
-    assignment_id: int
+    assignment_id: Id
     reason: str
     time_spent_ms: int = Field(ge=0, le=MAX_TIME_SPENT_MS)
 
@@ -89,8 +93,8 @@ class PairIn(BaseModel):
     path_b: str
     fps_a: float | None = None
     fps_b: float | None = None
-    num_frames_a: int | None = None
-    num_frames_b: int | None = None
+    num_frames_a: int | None = Field(None, lt=INT_LIMIT)
+    num_frames_b: int | None = Field(None, lt=INT_LIMIT)
     meta: dict[str, str] = Field(default_factory=dict)
 
 
@@ -322,7 +326,9 @@ def create_app(
             }
 
     @app.get("/api/assignments/{assignment_id}/video/{side}")
-    def video(assignment_id: int, side: str, who: Who) -> FileResponse:
+    def video(
+        assignment_id: Annotated[int, PathParam(gt=0, lt=INT_LIMIT)], side: str, who: Who
+    ) -> FileResponse:
         if side not in ("left", "right"):
             raise HTTPError(404, f"no video side {side!r}; use left or right")
         with db.read() as s:

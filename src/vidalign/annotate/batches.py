@@ -19,7 +19,7 @@ from sqlalchemy import select
 from vidalign import DEFAULT_DIMS
 from vidalign.annotate.db import Database
 from vidalign.annotate.errors import AnnotateError
-from vidalign.annotate.schema import Batch, Pair
+from vidalign.annotate.schema import INT_LIMIT, Batch, Pair
 from vidalign.errors import VidalignError
 
 
@@ -66,6 +66,10 @@ class BatchSettings:
             raise AnnotateError("batch: repeat_rate + swap_rate must be at most 1")
         if self.control_gap < 0:
             raise AnnotateError(f"batch: control_gap={self.control_gap} must be >= 0")
+        for name in ("k", "control_gap", "seed"):
+            v = getattr(self, name)
+            if not -INT_LIMIT < v < INT_LIMIT:
+                raise AnnotateError(f"batch: {name}={v} is outside (-2**63, 2**63)")
 
 
 def relative_video_path(path: str, videos_root: Path, where: str) -> str:
