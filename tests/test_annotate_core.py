@@ -29,6 +29,7 @@ from vidalign.annotate.queue import (
 )
 from vidalign.annotate.schema import Assignment, Meta
 from vidalign.annotate.stats import compute_stats
+from vidalign.cli.annotate import main as annotate_main
 
 ALL_SAME = {"VQ": "same", "MQ": "same", "TA": "same"}
 
@@ -122,6 +123,7 @@ def test_import_rejects_paths_outside_root(tmp_path):
         str(outside): "outside the videos root",
         "clips/link.mp4": "links to",
         "clips/missing.mp4": "not found",
+        "clips/c1.mp4\x00": "holds a NUL byte",
     }
     for bad, msg in cases.items():
         pairs[1].path_b = bad
@@ -141,6 +143,22 @@ def test_import_rejects_paths_outside_root(tmp_path):
     ):
         with pytest.raises(AnnotateError):
             import_batch(db, "b3", pairs, videos_root=root, settings=bad)
+
+
+def _import_cli(tmp_path, rows: list[str]) -> int:
+    root = tmp_path / "videos"
+    make_pairs(root, 3)
+    (root / "todo.csv").write_text("path_A,path_B,prompt\n" + "".join(rows))
+    argv = ["import", str(root / "todo.csv"), "--batch", "b", "--db", str(tmp_path / "cli.db")]
+    return annotate_main([*argv, "--videos-root", str(root)])
+
+
+def test_import_cli_names_a_nul_byte_in_a_path(tmp_path, capsys):
+    rows = ["clips/c0.mp4,clips/c1.mp4,p1\n", "clips/c1.mp4,clips/c2\x00.mp4,p2\n"]
+    assert _import_cli(tmp_path, rows) == 2
+    err = capsys.readouterr().err
+    assert "todo.csv: row 2 (line 3): path_B: NUL byte at position 8" in err
+    assert "Traceback" not in err
 
 
 def test_resolve_video_guards(tmp_path):

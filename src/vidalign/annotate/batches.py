@@ -84,8 +84,11 @@ def relative_video_path(path: str, videos_root: Path, where: str) -> str:
         The "/"-separated path relative to the root.
 
     Raises:
-        AnnotateError: outside the root (lexically or through a symlink), or not a file.
+        AnnotateError: a NUL byte in the path, outside the root (lexically or through a
+            symlink), or not a file.
     """
+    if "\x00" in path:
+        raise AnnotateError(f"{where}: {path!r} holds a NUL byte, which no file name can")
     root = Path(os.path.abspath(videos_root))
     p = Path(path)
     lexical = Path(os.path.normpath(p if p.is_absolute() else root / p))
