@@ -347,7 +347,7 @@ def test_admin_endpoints(env):
     bad = [pairs[0], {**pairs[1], "path_b": "clips/c1.mp4\x00.txt"}]
     r = client.post("/api/admin/batches", json={"name": "b3", "pairs": bad}, headers=a)
     assert r.status_code == 400 and "NUL byte" in r.json()["detail"]
-    assert "request pair 2, path_b" in r.json()["detail"]
+    assert "request: row 2: path_b: " in r.json()["detail"]
     batches = client.get("/api/admin/batches", headers=a).json()["batches"]
     assert [(b["name"], b["pairs"], b["dims"]) for b in batches] == [
         ("b1", 3, list(ALL)),

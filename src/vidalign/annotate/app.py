@@ -50,6 +50,7 @@ from vidalign.annotate.queue import (
 )
 from vidalign.annotate.schema import INT_LIMIT, Annotator, Assignment, Batch, Judgment, Pair
 from vidalign.annotate.stats import compute_stats
+from vidalign.errors import VidalignError
 
 log = logging.getLogger("vidalign.annotate")
 COOKIE = "vidalign_token"
@@ -175,8 +176,8 @@ def create_app(
 
     status_of = {NotFound: 404, Conflict: 409, BadAnswer: 422}
 
-    @app.exception_handler(AnnotateError)
-    async def _annotate_error(_request: Request, err: AnnotateError) -> JSONResponse:
+    @app.exception_handler(VidalignError)  # AnnotateError, and PairDataError from an import
+    async def _annotate_error(_request: Request, err: VidalignError) -> JSONResponse:
         return JSONResponse({"detail": str(err)}, status_code=status_of.get(type(err), 400))
 
     def annotator(request: Request) -> Annotator:

@@ -2,7 +2,8 @@
 
 Video paths are stored relative to the videos root. A pair whose video is missing, is not
 a readable video, or lies outside the root (after following symlinks) is refused with the
-row and field named; nothing of the batch is stored then.
+row and field named; every bad row is reported at once, and nothing of the batch is stored
+then.
 """
 
 from __future__ import annotations
@@ -72,13 +73,12 @@ class BatchSettings:
                 raise AnnotateError(f"batch: {name}={v} is outside (-2**63, 2**63)")
 
 
-def relative_video_path(path: str, videos_root: Path, where: str) -> str:
+def relative_video_path(path: str, videos_root: Path) -> str:
     """``path`` relative to the videos root, checked to be a file inside it.
 
     Args:
         path: absolute, or relative to ``videos_root``.
         videos_root: the folder the server may serve from.
-        where: row and field for error messages, e.g. ``"pairs.csv row 3, path_a"``.
 
     Returns:
         The "/"-separated path relative to the root.
@@ -88,19 +88,19 @@ def relative_video_path(path: str, videos_root: Path, where: str) -> str:
             symlink), or not a file.
     """
     if "\x00" in path:
-        raise AnnotateError(f"{where}: {path!r} holds a NUL byte, which no file name can")
+        raise AnnotateError(f"{path!r} holds a NUL byte, which no file name can")
     root = Path(os.path.abspath(videos_root))
     p = Path(path)
     lexical = Path(os.path.normpath(p if p.is_absolute() else root / p))
     try:
         rel = lexical.relative_to(root)
     except ValueError:
-        raise AnnotateError(f"{where}: {path} is outside the videos root {root}") from None
+        raise AnnotateError(f"{path} is outside the videos root {root}") from None
     real = lexical.resolve()
     if not real.is_relative_to(root.resolve()):
-        raise AnnotateError(f"{where}: {path} links to {real}, outside the videos root {root}")
+        raise AnnotateError(f"{path} links to {real}, outside the videos root {root}")
     if not real.is_file():
-        raise AnnotateError(f"{where}: video file {lexical} not found")
+        raise AnnotateError(f"video file {lexical} not found")
     return rel.as_posix()
 
 
@@ -134,14 +134,14 @@ def read_pairs_to_annotate(path: str | Path, videos_root: str | Path) -> list[An
     return pairs
 
 
-def _native_fps(path: Path, where: str) -> float:
+def _native_fps(path: Path) -> float:
     # imported here: vidalign.video pulls in torch, which the server needs nowhere else
     from vidalign.video import probe_video
 
     try:
         return probe_video(path).fps
     except VidalignError as err:
-        raise AnnotateError(f"{where}: {err}") from err
+        raise AnnotateError(str(err)) from err
 
 
 def import_batch(
@@ -170,9 +170,13 @@ def import_batch(
         The new batch's id.
 
     Raises:
-        AnnotateError: a bad setting, an existing name, an empty batch, or a bad row
-            (named by its 1-based position in ``source``).
+        AnnotateError: a bad setting, an existing name or an empty batch.
+        PairDataError: bad pairs, every one listed (by 1-based position in ``source``)
+            with its field: a blank prompt, or a video that is outside the root, missing
+            or unreadable.
     """
+    from vidalign.data.errors import PairDataError, RowIssue  # vidalign.data pulls in torch
+
     settings.check()
     if not name or not name.strip():
         raise AnnotateError("batch: the name must not be empty")
@@ -182,28 +186,40 @@ def import_batch(
     if not root.is_dir():
         raise AnnotateError(f"--videos-root {root}: not a folder")
     rows: list[Pair] = []
+    issues: list[RowIssue] = []
     for i, p in enumerate(pairs):
-        where = f"{source} pair {i + 1}"
+        found = len(issues)
         if not isinstance(p.prompt, str) or not p.prompt.strip():
-            raise AnnotateError(f"{where}, prompt: expected non-empty text, got {p.prompt!r}")
-        rel_a = relative_video_path(str(p.path_a), root, f"{where}, path_a")
-        rel_b = relative_video_path(str(p.path_b), root, f"{where}, path_b")
+            why = f"expected non-empty text, got {p.prompt!r}"
+            issues.append(RowIssue(source, i + 1, None, "prompt", why))
+        rel: dict[str, str] = {}
+        native: dict[str, float] = {}
+        for side in ("a", "b"):
+            try:
+                rel[side] = relative_video_path(str(getattr(p, f"path_{side}")), root)
+                native[side] = _native_fps(root / rel[side])
+            except AnnotateError as err:
+                issues.append(RowIssue(source, i + 1, None, f"path_{side}", str(err)))
+        if len(issues) > found:
+            continue
         meta = {str(k): str(v) for k, v in (getattr(p, "meta", None) or {}).items()}
         rows.append(
             Pair(
                 row=i,
                 prompt=p.prompt,
-                path_a=rel_a,
-                path_b=rel_b,
+                path_a=rel["a"],
+                path_b=rel["b"],
                 fps_a=getattr(p, "fps_a", None),
                 fps_b=getattr(p, "fps_b", None),
                 num_frames_a=getattr(p, "num_frames_a", None),
                 num_frames_b=getattr(p, "num_frames_b", None),
-                native_fps_a=_native_fps(root / rel_a, f"{where}, path_a"),
-                native_fps_b=_native_fps(root / rel_b, f"{where}, path_b"),
+                native_fps_a=native["a"],
+                native_fps_b=native["b"],
                 meta=json.dumps(meta, sort_keys=True),
             )
         )
+    if issues:
+        raise PairDataError(issues)
     with db.write() as s:
         if s.scalar(select(Batch.id).where(Batch.name == name)) is not None:
             raise AnnotateError(f"batch {name!r} already exists")
