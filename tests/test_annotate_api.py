@@ -347,7 +347,20 @@ def test_admin_endpoints(env):
     bad = [pairs[0], {**pairs[1], "path_b": "clips/c1.mp4\x00.txt"}]
     r = client.post("/api/admin/batches", json={"name": "b3", "pairs": bad}, headers=a)
     assert r.status_code == 400 and "NUL byte" in r.json()["detail"]
-    assert "request: row 2: path_b: " in r.json()["detail"]
+    assert "request: row 2: path_B: " in r.json()["detail"]
+    # the checks of `vidalign annotate import`: A and B the same file, a prompt with a
+    # control character, a meta key that is a column; nothing of the batch is stored
+    bad = [
+        {**pairs[0], "path_b": pairs[0]["path_a"]},
+        {**pairs[1], "prompt": "p\x1b[2J"},
+        {**pairs[1], "meta": {"fps_A": "8"}},
+    ]
+    r = client.post("/api/admin/batches", json={"name": "b3", "pairs": bad}, headers=a)
+    assert r.status_code == 400
+    detail = r.json()["detail"]
+    assert "request: row 1: path_B: is the same video as path_A" in detail
+    assert "request: row 2: prompt: control character U+001B" in detail
+    assert "request: row 3: meta.fps_A: is a column of the pair format" in detail
     batches = client.get("/api/admin/batches", headers=a).json()["batches"]
     assert [(b["name"], b["pairs"], b["dims"]) for b in batches] == [
         ("b1", 3, list(ALL)),

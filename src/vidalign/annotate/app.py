@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vidalign.annotate.annotators import add_annotator, find_annotator
-from vidalign.annotate.batches import BatchSettings, import_batch
+from vidalign.annotate.batches import BatchSettings, import_batch, pairs_table, pairs_to_annotate
 from vidalign.annotate.db import Database
 from vidalign.annotate.errors import AnnotateError
 from vidalign.annotate.export import collect_majority
@@ -370,10 +370,12 @@ def create_app(
             control_gap=body.control_gap,
             seed=body.seed,
         )
+        # the checks of `vidalign annotate import`, then the same import
+        pairs = pairs_to_annotate(pairs_table(body.pairs, "request"), root, dims=[])
         batch_id = import_batch(
-            db, body.name, body.pairs, videos_root=root, settings=settings, source="request"
+            db, body.name, pairs, videos_root=root, settings=settings, source="request"
         )
-        return {"id": batch_id, "name": body.name, "pairs": len(body.pairs)}
+        return {"id": batch_id, "name": body.name, "pairs": len(pairs)}
 
     @app.get("/api/admin/batches")
     def admin_batches(_: Admin) -> dict:

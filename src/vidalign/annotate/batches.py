@@ -107,24 +107,33 @@ def relative_video_path(path: str, videos_root: Path) -> str:
 _UNLABELLED = "__unlabelled__"
 
 
-def read_pairs_to_annotate(path: str | Path, videos_root: str | Path) -> list[Any]:
-    """Read a pair file (CSV / JSONL / Parquet) with or without label columns.
+def pairs_to_annotate(
+    table: Any, videos_root: str | Path, dims: Sequence[str] | None = None
+) -> list[Any]:
+    """Validate rows of pairs to annotate by the rules of a pair file (``vidalign.data.parse``).
 
-    ``vidalign.data.load_pairs`` insists on label columns; a file of pairs still to be
-    judged has none, so then a placeholder label column is added before the same
-    validation runs. Labels that are present are read (and ignored by the import).
+    The one check of ``vidalign annotate import`` and of the admin API: text fields, NUL
+    bytes and control characters, A and B the same video, frame rates and counts, each
+    bad row named. ``vidalign.data`` insists on label columns; pairs still to be judged
+    have none, so then a placeholder label column is added before the validation runs.
+
+    Args:
+        table: a ``vidalign.data.tables.Table`` of a pair file or of a request.
+        videos_root: relative paths are read against it.
+        dims: label columns to read (and ignore); None: inferred as ``load_pairs`` does.
+
+    Returns:
+        ``vidalign.data.PreferencePair`` objects with absolute paths and no labels needed.
 
     Raises:
-        PairDataError: unreadable file or invalid rows, each named.
+        PairDataError: invalid rows, each named.
     """
-    from vidalign.data import load_pairs
     from vidalign.data.pair import OVERALL
     from vidalign.data.parse import infer_dims, parse_table
-    from vidalign.data.tables import read_table
 
-    table = read_table(path)
-    if infer_dims(table) or OVERALL in table.columns:
-        return load_pairs(path, video_root=videos_root)
+    dims = infer_dims(table) if dims is None else list(dims)
+    if dims or OVERALL in table.columns:
+        return parse_table(table, dims, root=videos_root)
     table.columns.append(_UNLABELLED)
     for rec in table.records:
         rec.values[_UNLABELLED] = "same"
@@ -132,6 +141,60 @@ def read_pairs_to_annotate(path: str | Path, videos_root: str | Path) -> list[An
     for p in pairs:
         p.labels = {}
     return pairs
+
+
+def read_pairs_to_annotate(path: str | Path, videos_root: str | Path) -> list[Any]:
+    """Read a pair file (CSV / JSONL / Parquet) with or without label columns.
+
+    Labels that are present are read (and ignored by the import).
+
+    Raises:
+        PairDataError: unreadable file or invalid rows, each named.
+    """
+    from vidalign.data.tables import read_table
+
+    return pairs_to_annotate(read_table(path), videos_root)
+
+
+def pairs_table(pairs: Sequence[Any], source: str) -> Any:
+    """Pairs given as objects (an admin API request) as the rows of a pair file, so that
+    :func:`pairs_to_annotate` checks them as it checks a file.
+
+    Args:
+        pairs: objects with ``prompt, path_a, path_b, fps_a, fps_b, num_frames_a,
+            num_frames_b, meta``.
+        source: the name given in error messages.
+
+    Returns:
+        A ``vidalign.data.tables.Table``. A meta key that is a column of the pair format
+        (``fps_A``, ``Overall``) is left out and recorded in its ``issues``.
+    """
+    from vidalign.data import columns as c
+    from vidalign.data.errors import RowIssue
+    from vidalign.data.tables import Record, Table
+
+    table = Table(source, [c.PATH_A, c.PATH_B, c.PROMPT], [])
+    why = "is a column of the pair format, not a meta key"
+    for row, p in enumerate(pairs, start=1):
+        values = {
+            c.PATH_A: p.path_a,
+            c.PATH_B: p.path_b,
+            c.PROMPT: p.prompt,
+            c.FPS_A: p.fps_a,
+            c.FPS_B: p.fps_b,
+            c.NUM_FRAMES_A: p.num_frames_a,
+            c.NUM_FRAMES_B: p.num_frames_b,
+        }
+        for k, v in (p.meta or {}).items():
+            if c.is_reserved(k):
+                table.issues.append(RowIssue(source, row, None, f"meta.{k}", why))
+            else:
+                values[k] = v
+        table.records.append(Record({k: v for k, v in values.items() if v is not None}, row))
+    table.columns = list(
+        dict.fromkeys(table.columns + [k for r in table.records for k in r.values])
+    )
+    return table
 
 
 def _native_fps(path: Path) -> float:
