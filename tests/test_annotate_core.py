@@ -128,11 +128,11 @@ def test_import_rejects_paths_outside_root(tmp_path):
     }
     for bad, msg in cases.items():
         pairs[1].path_b = bad
-        with pytest.raises(PairDataError, match=f"pairs: row 2: path_b: .*{msg}"):
+        with pytest.raises(PairDataError, match=f"pairs: row 2: path_B: .*{msg}"):
             import_batch(db, "b2", pairs, videos_root=root, settings=settings)
     (root / "clips" / "text.mp4").write_text("not a video")
     pairs[1].path_b = "clips/text.mp4"
-    with pytest.raises(PairDataError, match="pairs: row 2: path_b: "):
+    with pytest.raises(PairDataError, match="pairs: row 2: path_B: "):
         import_batch(db, "b2", pairs, videos_root=root, settings=settings)
     pairs[1].path_b = "clips/c0.mp4"
     with pytest.raises(AnnotateError, match="already exists"):
@@ -176,10 +176,10 @@ def test_import_cli_lists_every_bad_row(tmp_path, capsys):
     todo = tmp_path / "videos" / "todo.csv"
     issues = [line.strip() for line in err.splitlines() if line.startswith(f"  {todo}: ")]
     expected = [
-        ("row 2: path_b", "not found"),
-        ("row 4: path_a", "outside the videos root"),
-        ("row 5: path_a", "not found"),
-        ("row 5: path_b", "outside the videos root"),
+        ("row 2: path_B", "not found"),
+        ("row 4: path_A", "outside the videos root"),
+        ("row 5: path_A", "not found"),
+        ("row 5: path_B", "outside the videos root"),
     ]
     assert len(issues) == len(expected)
     for line, (where, why) in zip(issues, expected, strict=True):

@@ -235,8 +235,8 @@ def import_batch(
     Raises:
         AnnotateError: a bad setting, an existing name or an empty batch.
         PairDataError: bad pairs, every one listed (by 1-based position in ``source``)
-            with its field: a blank prompt, or a video that is outside the root, missing
-            or unreadable.
+            with its field, named as the pair-file column (``prompt``, ``path_A``,
+            ``path_B``): a blank prompt, or a video outside the root, missing or unreadable.
     """
     from vidalign.data.errors import PairDataError, RowIssue  # vidalign.data pulls in torch
 
@@ -262,7 +262,7 @@ def import_batch(
                 rel[side] = relative_video_path(str(getattr(p, f"path_{side}")), root)
                 native[side] = _native_fps(root / rel[side])
             except AnnotateError as err:
-                issues.append(RowIssue(source, i + 1, None, f"path_{side}", str(err)))
+                issues.append(RowIssue(source, i + 1, None, f"path_{side.upper()}", str(err)))
         if len(issues) > found:
             continue
         meta = {str(k): str(v) for k, v in (getattr(p, "meta", None) or {}).items()}
