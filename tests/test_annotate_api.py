@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -11,7 +12,9 @@ from sqlalchemy import update
 from test_annotate_support import make_pairs, seeded_db
 from vidalign.annotate.app import create_app
 from vidalign.annotate.db import ADMIN_TOKEN_ENV
+from vidalign.annotate.errors import AnnotateError
 from vidalign.annotate.schema import Judgment, Pair
+from vidalign.cli.annotate import main as annotate_main
 
 ALL = ("VQ", "MQ", "TA")
 
@@ -28,6 +31,42 @@ def env(tmp_path, monkeypatch):
 
 def h(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def asgi_post(app, path: str, headers: dict[str, str], chunks: list[bytes]) -> tuple[int, int]:
+    """POST ``chunks`` to ``app`` over raw ASGI; returns (status, chunks the app read)."""
+    pulled, sent = 0, []
+
+    async def receive() -> dict:
+        nonlocal pulled
+        if pulled == len(chunks):
+            await asyncio.sleep(60)  # the client has sent everything and waits
+        pulled += 1
+        return {
+            "type": "http.request",
+            "body": chunks[pulled - 1],
+            "more_body": pulled < len(chunks),
+        }
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    asyncio.run(asyncio.wait_for(app(scope, receive, send), timeout=30))
+    return next(m["status"] for m in sent if m["type"] == "http.response.start"), pulled
 
 
 def test_auth_failures(env):
@@ -51,6 +90,50 @@ def test_auth_failures(env):
     # the annotator page redirects to the login form without a valid cookie
     r = client.get("/annotate", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/login"
+
+
+def test_bodies_are_capped_and_read_only_after_auth(env):
+    db, _, admin, tokens, root, _ = env
+    app = create_app(db, root, max_body_bytes=4096, max_batch_bytes=1 << 16)
+    kib = [b" " * 1024] * 100  # 100 KiB, sent in 1 KiB chunks
+    # a declared 100 MB body is refused before a byte is read, token or not
+    for headers in ({}, h(tokens[0])):
+        big = {**headers, "Content-Length": str(100 << 20), "Content-Type": "application/json"}
+        assert asgi_post(app, "/api/judgments", big, kib) == (413, 0)
+    # a chunked body (no Content-Length) is not read at all without a valid token ...
+    assert asgi_post(app, "/api/judgments", {}, kib) == (401, 0)
+    assert asgi_post(app, "/api/admin/batches", h(tokens[0]), kib) == (403, 0)
+    # ... and with one, read only until it passes the cap
+    status, pulled = asgi_post(app, "/api/judgments", h(tokens[0]), kib)
+    assert status == 413 and pulled == 5
+    client = TestClient(app)
+    r = client.post("/api/skips", content=b" " * 4097, headers=h(tokens[0]))
+    assert (
+        r.status_code == 413 and r.json()["detail"] == "request body over the limit of 4096 bytes"
+    )
+    # the batch import has its own, larger cap
+    pairs = [
+        {"prompt": f"p{i}", "path_a": "clips/c0.mp4", "path_b": "clips/c1.mp4"} for i in range(3)
+    ]
+    body = {"name": "big", "pairs": pairs, "k": 1, "padding": " " * 8000}
+    assert client.post("/api/admin/batches", json=body, headers=h(admin)).status_code == 201
+    body["padding"] = " " * (1 << 16)
+    assert client.post("/api/admin/batches", json=body, headers=h(admin)).status_code == 413
+    with pytest.raises(AnnotateError, match="max_body_bytes=0"):
+        create_app(db, root, max_body_bytes=0)
+
+
+def test_serve_cli_sets_the_body_limits(env, monkeypatch):
+    import uvicorn
+
+    _, _, _, tokens, root, tmp_path = env
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.update(app=app))
+    argv = ["serve", "--db", str(tmp_path / "ann.db"), "--videos-root", str(root)]
+    assert annotate_main([*argv, "--max-body-bytes", "100"]) == 0
+    with TestClient(served["app"]) as client:
+        r = client.post("/api/judgments", content=b" " * 101, headers=h(tokens[0]))
+        assert r.status_code == 413
 
 
 def test_admin_env_token(env, monkeypatch):
@@ -154,6 +237,25 @@ def test_unknown_assignment_and_bad_skip(env):
     assert r.status_code == 422
 
 
+@pytest.mark.parametrize("bad", [0, -1, 2**63, 2**64, 10**30])
+def test_ids_out_of_range_are_422_not_500(env, bad):
+    db, _, admin, tokens, root, _ = env
+    client = TestClient(create_app(db, root), raise_server_exceptions=False)
+    t = h(tokens[0])
+    judged = {"assignment_id": bad, "labels": dict.fromkeys(ALL, "same"), "time_spent_ms": 1}
+    assert client.post("/api/judgments", json=judged, headers=t).status_code == 422
+    skip = {"assignment_id": bad, "reason": "unsure", "time_spent_ms": 1}
+    assert client.post("/api/skips", json=skip, headers=t).status_code == 422
+    assert client.get(f"/api/assignments/{bad}/video/left", headers=t).status_code == 422
+    if bad > 0:  # other integers that are stored
+        pair = {"prompt": "p", "path_a": "clips/c0.mp4", "path_b": "clips/c1.mp4"}
+        batch = {"name": "b9", "pairs": [pair | {"num_frames_a": bad}]}
+        assert client.post("/api/admin/batches", json=batch, headers=h(admin)).status_code == 422
+        batch = {"name": "b9", "pairs": [pair], "seed": bad}
+        r = client.post("/api/admin/batches", json=batch, headers=h(admin))
+        assert r.status_code == 400 and "seed" in r.json()["detail"]
+
+
 def test_skip_and_undo(env):
     _, client, _, tokens, _, _ = env
     t = h(tokens[0])
@@ -242,6 +344,23 @@ def test_admin_endpoints(env):
     bad = [{**pairs[0], "path_b": "../../etc/passwd"}]
     r = client.post("/api/admin/batches", json={"name": "b3", "pairs": bad}, headers=a)
     assert r.status_code == 400 and "outside the videos root" in r.json()["detail"]
+    bad = [pairs[0], {**pairs[1], "path_b": "clips/c1.mp4\x00.txt"}]
+    r = client.post("/api/admin/batches", json={"name": "b3", "pairs": bad}, headers=a)
+    assert r.status_code == 400 and "NUL byte" in r.json()["detail"]
+    assert "request: row 2: path_B: " in r.json()["detail"]
+    # the checks of `vidalign annotate import`: A and B the same file, a prompt with a
+    # control character, a meta key that is a column; nothing of the batch is stored
+    bad = [
+        {**pairs[0], "path_b": pairs[0]["path_a"]},
+        {**pairs[1], "prompt": "p\x1b[2J"},
+        {**pairs[1], "meta": {"fps_A": "8"}},
+    ]
+    r = client.post("/api/admin/batches", json={"name": "b3", "pairs": bad}, headers=a)
+    assert r.status_code == 400
+    detail = r.json()["detail"]
+    assert "request: row 1: path_B: is the same video as path_A" in detail
+    assert "request: row 2: prompt: control character U+001B" in detail
+    assert "request: row 3: meta.fps_A: is a column of the pair format" in detail
     batches = client.get("/api/admin/batches", headers=a).json()["batches"]
     assert [(b["name"], b["pairs"], b["dims"]) for b in batches] == [
         ("b1", 3, list(ALL)),

@@ -29,6 +29,8 @@ from vidalign.annotate.queue import (
 )
 from vidalign.annotate.schema import Assignment, Meta
 from vidalign.annotate.stats import compute_stats
+from vidalign.cli.annotate import main as annotate_main
+from vidalign.data import PairDataError
 
 ALL_SAME = {"VQ": "same", "MQ": "same", "TA": "same"}
 
@@ -122,14 +124,15 @@ def test_import_rejects_paths_outside_root(tmp_path):
         str(outside): "outside the videos root",
         "clips/link.mp4": "links to",
         "clips/missing.mp4": "not found",
+        "clips/c1.mp4\x00": "holds a NUL byte",
     }
     for bad, msg in cases.items():
         pairs[1].path_b = bad
-        with pytest.raises(AnnotateError, match=f"pair 2, path_b.*{msg}"):
+        with pytest.raises(PairDataError, match=f"pairs: row 2: path_B: .*{msg}"):
             import_batch(db, "b2", pairs, videos_root=root, settings=settings)
     (root / "clips" / "text.mp4").write_text("not a video")
     pairs[1].path_b = "clips/text.mp4"
-    with pytest.raises(AnnotateError, match="pair 2, path_b"):
+    with pytest.raises(PairDataError, match="pairs: row 2: path_B: "):
         import_batch(db, "b2", pairs, videos_root=root, settings=settings)
     pairs[1].path_b = "clips/c0.mp4"
     with pytest.raises(AnnotateError, match="already exists"):
@@ -141,6 +144,46 @@ def test_import_rejects_paths_outside_root(tmp_path):
     ):
         with pytest.raises(AnnotateError):
             import_batch(db, "b3", pairs, videos_root=root, settings=bad)
+
+
+def _import_cli(tmp_path, rows: list[str]) -> int:
+    root = tmp_path / "videos"
+    make_pairs(root, 3)
+    (root / "todo.csv").write_text("path_A,path_B,prompt\n" + "".join(rows))
+    argv = ["import", str(root / "todo.csv"), "--batch", "b", "--db", str(tmp_path / "cli.db")]
+    return annotate_main([*argv, "--videos-root", str(root)])
+
+
+def test_import_cli_names_a_nul_byte_in_a_path(tmp_path, capsys):
+    rows = ["clips/c0.mp4,clips/c1.mp4,p1\n", "clips/c1.mp4,clips/c2\x00.mp4,p2\n"]
+    assert _import_cli(tmp_path, rows) == 2
+    err = capsys.readouterr().err
+    assert "todo.csv: row 2 (line 3): path_B: NUL byte at position 8" in err
+    assert "Traceback" not in err
+
+
+def test_import_cli_lists_every_bad_row(tmp_path, capsys):
+    rows = [
+        "clips/c0.mp4,clips/c1.mp4,p1\n",
+        "clips/c1.mp4,clips/missing.mp4,p2\n",
+        "clips/c2.mp4,clips/c3.mp4,p3\n",
+        "../outside.mp4,clips/c3.mp4,p4\n",
+        "clips/gone.mp4,../../etc/passwd,p5\n",
+    ]
+    assert _import_cli(tmp_path, rows) == 2
+    err = capsys.readouterr().err
+    assert "4 problem(s) in 3 row(s)" in err
+    todo = tmp_path / "videos" / "todo.csv"
+    issues = [line.strip() for line in err.splitlines() if line.startswith(f"  {todo}: ")]
+    expected = [
+        ("row 2: path_B", "not found"),
+        ("row 4: path_A", "outside the videos root"),
+        ("row 5: path_A", "not found"),
+        ("row 5: path_B", "outside the videos root"),
+    ]
+    assert len(issues) == len(expected)
+    for line, (where, why) in zip(issues, expected, strict=True):
+        assert line.startswith(f"{todo}: {where}: ") and why in line
 
 
 def test_resolve_video_guards(tmp_path):

@@ -21,6 +21,15 @@ def test_check_good_file_prints_counts(tmp_path, capsys):
     assert "4 pairs, 3 prompts, 4 videos" in out
     assert "MQ" in out and "75.0%" in out  # MQ: 3 ties of 4
     assert "new-3" in out  # the models table
+    assert "(video files not checked: --check-files)" in out  # v/1.mp4 ... do not exist
+    assert main(["data", "check", str(tmp_path / "bench.csv"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["files_checked"] is False
+
+
+def test_check_header_only_file_is_an_error(tmp_path, capsys):
+    (tmp_path / "empty.csv").write_text(BENCH.splitlines()[0] + "\n")
+    assert main(["data", "check", str(tmp_path / "empty.csv")]) == 2
+    assert f"{tmp_path / 'empty.csv'}: no pairs" in capsys.readouterr().err
 
 
 def test_check_json_stats(tmp_path, capsys):
@@ -41,6 +50,21 @@ def test_check_bad_file_exits_2_with_every_problem(tmp_path, capsys):
     assert "row 2 (line 3): VQ: 'b' is not a label" in err
     assert "row 4 (line 5): Overall: is missing" in err
     assert "Traceback" not in err
+
+
+def test_check_warns_on_repeated_rows_and_strict_refuses(tmp_path, capsys):
+    rows = BENCH.splitlines(keepends=True)
+    (tmp_path / "rep.csv").write_text(rows[0] + "".join(rows[1:4]) * 4)  # 3 pairs, 4 times each
+    assert main(["data", "check", str(tmp_path / "rep.csv")]) == 0
+    out = capsys.readouterr()
+    assert "12 pairs" in out.out and "problem" not in out.err
+    assert "warning" in out.err and "9 row(s) repeat 3 earlier one(s)" in out.err
+    assert "row 1 again in row(s) 4, 7, 10" in out.err
+    assert main(["data", "check", str(tmp_path / "rep.csv"), "--json"]) == 0
+    assert "9 row(s) repeat" in json.loads(capsys.readouterr().out)["warnings"][0]
+    assert main(["data", "check", str(tmp_path / "rep.csv"), "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert "9 problem(s) in 9 row(s)" in err and "row 4 (line 5): duplicate of row 1" in err
 
 
 def test_check_files_flag(tmp_path, capsys):

@@ -6,7 +6,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from vidalign.data import PairDataError, PreferencePair, load_pairs, pair_stats, save_pairs
+from vidalign.data import (
+    PairDataError,
+    PairDataWarning,
+    PreferencePair,
+    load_pairs,
+    pair_stats,
+    save_pairs,
+)
 
 TRAIN_CSV = '''\
 path_A,path_B,prompt,VQ,MQ,TA,fps_A,num_frames_A,fps_B,num_frames_B,MOS_A_VQ,MOS_B_VQ
@@ -186,11 +193,13 @@ def test_save_refuses_pairs_that_would_not_load(tmp_path):
     assert not (tmp_path / "bad.csv").exists()
 
 
-def test_save_refuses_duplicates_and_bad_numbers(tmp_path):
+def test_save_refuses_bad_numbers_and_keeps_duplicates(tmp_path):
     pairs = _pairs(tmp_path)
     pairs[1].fps_b = float("nan")
-    pairs.append(_pairs(tmp_path)[0])
-    with pytest.raises(PairDataError) as err:
+    with pytest.raises(PairDataError, match="fps_B: expected a finite number"):
         save_pairs(pairs, tmp_path / "bad.jsonl")
-    assert "fps_B: expected a finite number" in str(err.value)
-    assert "duplicate of row 1" in str(err.value)
+    pairs = [*_pairs(tmp_path), _pairs(tmp_path)[0]]
+    with pytest.warns(PairDataWarning, match="row 1 again in row"):
+        save_pairs(pairs, tmp_path / "dupes.jsonl")
+    with pytest.warns(PairDataWarning):
+        assert load_pairs(tmp_path / "dupes.jsonl") == pairs

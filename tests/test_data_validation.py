@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from vidalign.data import PairDataError, load_pairs
+from vidalign.data import PairDataError, PairDataWarning, load_pairs
 
 HEADER = "path_A,path_B,prompt,VQ,MQ,TA,fps_A,num_frames_A,fps_B,num_frames_B,MOS_A_VQ\n"
 GOOD = "a.mp4,b.mp4,a red circle,A,B,same,8,16,8,16,3.5\n"
@@ -29,7 +29,10 @@ BAD_ROWS = [
     ("a.mp4,b.mp4,p12,A,B,same,8,16,8,0,3\n", "num_frames_B", "expected an integer >= 1"),
     ("a.mp4,b.mp4,p13,A,B,same,8,16,8,16,NaN\n", "MOS_A_VQ", "expected a finite number"),
     ("a.mp4,a.mp4,p14,A,B,same,8,16,8,16,3\n", "path_B", "same video as path_A"),
-    ("b.mp4,a.mp4,a red circle,A,A,A,8,16,8,16,3\n", None, "duplicate of row 1"),
+    ("a.mp4,b.mp4,p\x00x,A,B,same,8,16,8,16,3\n", "prompt", "character U+0000 at position 1"),
+    ("a.mp4,b.mp4,p\x1b[2J,A,B,same,8,16,8,16,3\n", "prompt", "control character U+001B"),
+    ("a.mp4,b.mp4,p\x7f,A,B,same,8,16,8,16,3\n", "prompt", "control character U+007F"),
+    ("a\x00.mp4,b.mp4,p16,A,B,same,8,16,8,16,3\n", "path_A", "NUL byte at position 1"),
     ("a.mp4,b.mp4,p15,A,B\n", None, "has 5 fields but the header has 11"),
 ]
 
@@ -57,6 +60,45 @@ def test_all_bad_rows_are_reported_together(tmp_path):
     assert f"in {len(BAD_ROWS)} row(s)" in str(err.value)
 
 
+def test_repeated_rows_are_a_warning_and_kept(tmp_path):
+    rows = [f"a{i}.mp4,b{i}.mp4,p{i},A,B,same,,,,,\n" for i in range(3)]
+    path = tmp_path / "pairs.csv"
+    path.write_text(HEADER + "".join(rows * 4))  # 3 pairs, each 4 times (A/B swapped once)
+    path.write_text(path.read_text().replace("a0.mp4,b0.mp4,p0", "b0.mp4,a0.mp4,p0", 1))
+    with pytest.warns(PairDataWarning) as caught:
+        pairs = load_pairs(path)
+    assert len(pairs) == 12  # the file as given
+    (warning,) = caught
+    text = str(warning.message)
+    assert text.startswith(f"{path}: 9 row(s) repeat 3 earlier one(s)")
+    assert "row 1 again in row(s) 4, 7, 10; row 2 again in row(s) 5, 8, 11" in text
+    with pytest.raises(PairDataError) as err:
+        load_pairs(path, strict=True)
+    assert [i.row for i in err.value.issues] == list(range(4, 13))
+    assert f"{path}: row 4 (line 5): duplicate of row 1" in str(err.value)
+
+
+def test_unterminated_quote_names_the_row_where_it_opened(tmp_path):
+    path = tmp_path / "pairs.csv"
+    unclosed = 'a.mp4,c.mp4,"a blue square,A,B,same,8,16,8,16,3\n'
+    path.write_text(HEADER + GOOD + unclosed + GOOD.replace("b.mp4", "d.mp4") * 3)
+    with pytest.raises(PairDataError) as err:
+        load_pairs(path)
+    (issue,) = err.value.issues
+    assert (issue.row, issue.line, issue.field) == (2, 3, None)
+    assert issue.reason.startswith("unterminated quote: a quoted field opened in this row")
+    assert f"{path}: row 2 (line 3): unterminated quote" in str(err.value)
+
+
+def test_stray_quote_is_an_error_and_later_rows_are_read(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text(HEADER + 'a.mp4,"b.mp4"x,p,A,B,same,,,,,\n' + "c.mp4,d.mp4,p,A,B,x,,,,,\n")
+    with pytest.raises(PairDataError) as err:
+        load_pairs(path)
+    assert [(i.row, i.line, i.field) for i in err.value.issues] == [(1, 2, None), (2, 3, "TA")]
+    assert "malformed CSV" in err.value.issues[0].reason
+
+
 def test_one_row_with_several_problems_lists_each(tmp_path):
     path = tmp_path / "pairs.csv"
     path.write_text(HEADER + "a.mp4,b.mp4,,X,Y,Z,0,0,nan,x,y\n")
@@ -78,6 +120,12 @@ def test_missing_video_files(tmp_path):
     assert f"video file not found: {tmp_path / 'b.mp4'}" in str(err.value)
 
 
+def test_prompt_may_hold_tabs_and_newlines(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text(HEADER + 'a.mp4,b.mp4,"two\tlines\r\nof text",A,B,same,,,,,\n')
+    assert load_pairs(path)[0].prompt == "two\tlines\r\nof text"
+
+
 def test_jsonl_row_errors(tmp_path):
     good = {"path_A": "a.mp4", "path_B": "b.mp4", "prompt": "p", "VQ": "A"}
     lines = [
@@ -89,6 +137,7 @@ def test_jsonl_row_errors(tmp_path):
         json.dumps(good | {"VQ": True, "path_B": "e.mp4"}),
         json.dumps(good | {"fps_A": "NaN", "path_B": "f.mp4"}),
         json.dumps(good | {"extra": {"nested": 1}, "path_B": "g.mp4"}),
+        '{"path_A": "a.mp4", "path_B": "h.mp4", "prompt": "p", "VQ": "A", "VQ": "B"}',
     ]
     path = tmp_path / "pairs.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -103,10 +152,12 @@ def test_jsonl_row_errors(tmp_path):
         (6, "VQ"),
         (7, "fps_A"),
         (8, "extra"),
+        (9, "VQ"),
     ]
     text = str(err.value)
     assert "invalid JSON" in text and "expected a JSON object" in text
     assert "prompt: expected text, got int 42" in text
+    assert f"{path}: row 9 (line 9): VQ: key given more than once in the object" in text
 
 
 def test_parquet_row_errors(tmp_path):
@@ -136,7 +187,11 @@ def test_parquet_row_errors(tmp_path):
         ("p.csv", "", "empty file; expected a header row"),
         ("p.csv", "path_A,prompt,VQ\na,p,A\n", r"missing column\(s\) \['path_B'\]"),
         ("p.csv", "path_A,path_B,prompt,note\na,b,p,n\n", "no label columns found"),
+        ("p.csv", "path_A,path_B,prompt,VQ\n", "no pairs: the file has no data rows"),
+        ("p.csv", "path_A,path_B,prompt,VQ\n\n\n", "no pairs: the file has no data rows"),
         ("p.csv", "path_A,path_A,path_B,prompt,VQ\n", "repeated column name"),
+        ("p.jsonl", "", "empty file; expected one JSON object per line"),
+        ("p.jsonl", "\n  \n", "empty file; expected one JSON object per line"),
         ("p.parquet", "not parquet", "not a readable Parquet file"),
     ],
 )

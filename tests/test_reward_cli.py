@@ -51,3 +51,12 @@ def test_score_errors_are_reported_not_scored(tmp_path, capsys):
     assert len(skipped) == 1 and "s0_0_a.mp4" in skipped[0]["video"]
     assert len(list(csv.DictReader(out.open()))) == 5
     assert main(["reward", "score", str(run / "model"), "--video", "x.mp4"]) == 2
+
+
+def test_score_refuses_an_empty_prompt(tmp_path, capsys):
+    # refused before the model is loaded, so no model is needed
+    argv = ["reward", "score", str(tmp_path / "no-model"), "--video", "a.mp4", "--video", "b.mp4"]
+    for prompts in ([""], ["a red circle", "  "]):
+        assert main([*argv, *(x for p in prompts for x in ("--prompt", p))]) == 2
+        err = capsys.readouterr().err
+        assert f"--prompt number {len(prompts)} is empty" in err and "Traceback" not in err

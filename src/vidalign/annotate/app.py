@@ -7,27 +7,33 @@ when set, else the token generated when the database was created.
 
 Status codes: 401 no or unknown token, 403 wrong role or a path outside the videos root,
 404 unknown (or someone else's) assignment, 409 already answered / nothing to undo,
-422 bad labels, skip reason or body.
+413 a body over ``max_body_bytes`` (``max_batch_bytes`` for a batch import), refused
+before it is read, 422 bad labels, skip reason or body. A body is read and parsed only
+after its token is accepted.
 """
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vidalign.annotate.annotators import add_annotator, find_annotator
-from vidalign.annotate.batches import BatchSettings, import_batch
+from vidalign.annotate.batches import BatchSettings, import_batch, pairs_table, pairs_to_annotate
 from vidalign.annotate.db import Database
 from vidalign.annotate.errors import AnnotateError
 from vidalign.annotate.export import collect_majority
+from vidalign.annotate.limits import MAX_BATCH_BYTES, MAX_BODY_BYTES, BodyLimit
 from vidalign.annotate.media import Forbidden, Missing, resolve_video
 from vidalign.annotate.page import annotate_page, login_page
 from vidalign.annotate.queue import (
@@ -42,8 +48,9 @@ from vidalign.annotate.queue import (
     submit_judgment,
     undo_last,
 )
-from vidalign.annotate.schema import Annotator, Assignment, Batch, Judgment, Pair
+from vidalign.annotate.schema import INT_LIMIT, Annotator, Assignment, Batch, Judgment, Pair
 from vidalign.annotate.stats import compute_stats
+from vidalign.errors import VidalignError
 
 log = logging.getLogger("vidalign.annotate")
 COOKIE = "vidalign_token"
@@ -62,14 +69,17 @@ class HTTPError(Exception):
         self.status, self.detail = status, detail
 
 
+Id = Annotated[int, Field(gt=0, lt=INT_LIMIT)]
+
+
 class JudgmentIn(BaseModel):
-    assignment_id: int
+    assignment_id: Id
     labels: dict[str, str]
     time_spent_ms: int = Field(ge=0, le=MAX_TIME_SPENT_MS)
 
 
 class SkipIn(BaseModel):
-    assignment_id: int
+    assignment_id: Id
     reason: str
     time_spent_ms: int = Field(ge=0, le=MAX_TIME_SPENT_MS)
 
@@ -84,8 +94,8 @@ class PairIn(BaseModel):
     path_b: str
     fps_a: float | None = None
     fps_b: float | None = None
-    num_frames_a: int | None = None
-    num_frames_b: int | None = None
+    num_frames_a: int | None = Field(None, lt=INT_LIMIT)
+    num_frames_b: int | None = Field(None, lt=INT_LIMIT)
     meta: dict[str, str] = Field(default_factory=dict)
 
 
@@ -100,19 +110,57 @@ class BatchIn(BaseModel):
     seed: int = 0
 
 
+Model = TypeVar("Model", bound=BaseModel)
+
+
 def _bearer(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def create_app(db: Database, videos_root: str | Path) -> FastAPI:
-    """Build the app for one database and one videos root (see the module docstring)."""
+def _body(model: type[Model], auth: Callable[[Request], Any]) -> Any:
+    """A dependency that runs ``auth`` and only then reads the JSON body into ``model``.
+
+    FastAPI reads and parses a declared body before any dependency runs, so a request
+    without a token would be parsed in full before its 401.
+    """
+
+    async def read(request: Request, _: Annotated[Any, Depends(auth)]) -> Model:
+        try:
+            return model.model_validate_json(await request.body())
+        except ValidationError as err:
+            errors = [{**e, "loc": ("body", *e["loc"])} for e in err.errors(include_url=False)]
+            raise RequestValidationError(errors) from None
+
+    return Depends(read)
+
+
+def create_app(
+    db: Database,
+    videos_root: str | Path,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_batch_bytes: int = MAX_BATCH_BYTES,
+) -> FastAPI:
+    """Build the app for one database and one videos root (see the module docstring).
+
+    Args:
+        db: the annotation database.
+        videos_root: the folder videos are served from.
+        max_body_bytes: the largest request body accepted (413 above it).
+        max_batch_bytes: the largest body of ``POST /api/admin/batches``.
+    """
     root = Path(videos_root)
     if not root.is_dir():
         raise AnnotateError(f"--videos-root {root}: not a folder")
+    for name, limit in (("max_body_bytes", max_body_bytes), ("max_batch_bytes", max_batch_bytes)):
+        if limit < 1:
+            raise AnnotateError(f"{name}={limit}: must be at least 1 byte")
     app = FastAPI(title="vidalign annotate", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    limits = {"/api/admin/batches": max_batch_bytes}
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, per_path=limits)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -128,8 +176,8 @@ def create_app(db: Database, videos_root: str | Path) -> FastAPI:
 
     status_of = {NotFound: 404, Conflict: 409, BadAnswer: 422}
 
-    @app.exception_handler(AnnotateError)
-    async def _annotate_error(_request: Request, err: AnnotateError) -> JSONResponse:
+    @app.exception_handler(VidalignError)  # AnnotateError, and PairDataError from an import
+    async def _annotate_error(_request: Request, err: VidalignError) -> JSONResponse:
         return JSONResponse({"detail": str(err)}, status_code=status_of.get(type(err), 400))
 
     def annotator(request: Request) -> Annotator:
@@ -151,6 +199,10 @@ def create_app(db: Database, videos_root: str | Path) -> FastAPI:
 
     Who = Annotated[Annotator, Depends(annotator)]
     Admin = Annotated[None, Depends(admin)]
+    JudgmentBody = Annotated[JudgmentIn, _body(JudgmentIn, annotator)]
+    SkipBody = Annotated[SkipIn, _body(SkipIn, annotator)]
+    AnnotatorBody = Annotated[AnnotatorIn, _body(AnnotatorIn, admin)]
+    BatchBody = Annotated[BatchIn, _body(BatchIn, admin)]
 
     def item_payload(s: Session, a: Assignment | None, annotator_id: int) -> dict:
         prog = progress(s, annotator_id)
@@ -232,13 +284,13 @@ def create_app(db: Database, videos_root: str | Path) -> FastAPI:
             return item_payload(s, next_assignment(s, who.id), who.id)
 
     @app.post("/api/judgments", status_code=201)
-    def post_judgment(body: JudgmentIn, who: Who) -> dict:
+    def post_judgment(body: JudgmentBody, who: Who) -> dict:
         with db.write() as s:
             j = submit_judgment(s, who.id, body.assignment_id, body.labels, body.time_spent_ms)
             return {"judgment_id": j.id, "assignment_id": j.assignment_id}
 
     @app.post("/api/skips", status_code=201)
-    def post_skip(body: SkipIn, who: Who) -> dict:
+    def post_skip(body: SkipBody, who: Who) -> dict:
         with db.write() as s:
             j = skip_assignment(s, who.id, body.assignment_id, body.reason, body.time_spent_ms)
             return {"judgment_id": j.id, "assignment_id": j.assignment_id}
@@ -275,7 +327,9 @@ def create_app(db: Database, videos_root: str | Path) -> FastAPI:
             }
 
     @app.get("/api/assignments/{assignment_id}/video/{side}")
-    def video(assignment_id: int, side: str, who: Who) -> FileResponse:
+    def video(
+        assignment_id: Annotated[int, PathParam(gt=0, lt=INT_LIMIT)], side: str, who: Who
+    ) -> FileResponse:
         if side not in ("left", "right"):
             raise HTTPError(404, f"no video side {side!r}; use left or right")
         with db.read() as s:
@@ -296,7 +350,7 @@ def create_app(db: Database, videos_root: str | Path) -> FastAPI:
 
     # ---- admin API -----------------------------------------------------------------------
     @app.post("/api/admin/annotators", status_code=201)
-    def admin_add_annotator(body: AnnotatorIn, _: Admin) -> dict:
+    def admin_add_annotator(body: AnnotatorBody) -> dict:
         annotator_id, token = add_annotator(db, body.name)
         return {"id": annotator_id, "name": body.name.strip(), "token": token}
 
@@ -307,7 +361,7 @@ def create_app(db: Database, videos_root: str | Path) -> FastAPI:
             return {"annotators": [{"id": a.id, "name": a.name} for a in rows]}
 
     @app.post("/api/admin/batches", status_code=201)
-    def admin_import(body: BatchIn, _: Admin) -> dict:
+    def admin_import(body: BatchBody) -> dict:
         settings = BatchSettings(
             dims=tuple(body.dims),
             k=body.k,
@@ -316,10 +370,12 @@ def create_app(db: Database, videos_root: str | Path) -> FastAPI:
             control_gap=body.control_gap,
             seed=body.seed,
         )
+        # the checks of `vidalign annotate import`, then the same import
+        pairs = pairs_to_annotate(pairs_table(body.pairs, "request"), root, dims=[])
         batch_id = import_batch(
-            db, body.name, body.pairs, videos_root=root, settings=settings, source="request"
+            db, body.name, pairs, videos_root=root, settings=settings, source="request"
         )
-        return {"id": batch_id, "name": body.name, "pairs": len(body.pairs)}
+        return {"id": batch_id, "name": body.name, "pairs": len(pairs)}
 
     @app.get("/api/admin/batches")
     def admin_batches(_: Admin) -> dict:

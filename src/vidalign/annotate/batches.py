@@ -2,7 +2,8 @@
 
 Video paths are stored relative to the videos root. A pair whose video is missing, is not
 a readable video, or lies outside the root (after following symlinks) is refused with the
-row and field named; nothing of the batch is stored then.
+row and field named; every bad row is reported at once, and nothing of the batch is stored
+then.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from vidalign import DEFAULT_DIMS
 from vidalign.annotate.db import Database
 from vidalign.annotate.errors import AnnotateError
-from vidalign.annotate.schema import Batch, Pair
+from vidalign.annotate.schema import INT_LIMIT, Batch, Pair
 from vidalign.errors import VidalignError
 
 
@@ -66,58 +67,73 @@ class BatchSettings:
             raise AnnotateError("batch: repeat_rate + swap_rate must be at most 1")
         if self.control_gap < 0:
             raise AnnotateError(f"batch: control_gap={self.control_gap} must be >= 0")
+        for name in ("k", "control_gap", "seed"):
+            v = getattr(self, name)
+            if not -INT_LIMIT < v < INT_LIMIT:
+                raise AnnotateError(f"batch: {name}={v} is outside (-2**63, 2**63)")
 
 
-def relative_video_path(path: str, videos_root: Path, where: str) -> str:
+def relative_video_path(path: str, videos_root: Path) -> str:
     """``path`` relative to the videos root, checked to be a file inside it.
 
     Args:
         path: absolute, or relative to ``videos_root``.
         videos_root: the folder the server may serve from.
-        where: row and field for error messages, e.g. ``"pairs.csv row 3, path_a"``.
 
     Returns:
         The "/"-separated path relative to the root.
 
     Raises:
-        AnnotateError: outside the root (lexically or through a symlink), or not a file.
+        AnnotateError: a NUL byte in the path, outside the root (lexically or through a
+            symlink), or not a file.
     """
+    if "\x00" in path:
+        raise AnnotateError(f"{path!r} holds a NUL byte, which no file name can")
     root = Path(os.path.abspath(videos_root))
     p = Path(path)
     lexical = Path(os.path.normpath(p if p.is_absolute() else root / p))
     try:
         rel = lexical.relative_to(root)
     except ValueError:
-        raise AnnotateError(f"{where}: {path} is outside the videos root {root}") from None
+        raise AnnotateError(f"{path} is outside the videos root {root}") from None
     real = lexical.resolve()
     if not real.is_relative_to(root.resolve()):
-        raise AnnotateError(f"{where}: {path} links to {real}, outside the videos root {root}")
+        raise AnnotateError(f"{path} links to {real}, outside the videos root {root}")
     if not real.is_file():
-        raise AnnotateError(f"{where}: video file {lexical} not found")
+        raise AnnotateError(f"video file {lexical} not found")
     return rel.as_posix()
 
 
 _UNLABELLED = "__unlabelled__"
 
 
-def read_pairs_to_annotate(path: str | Path, videos_root: str | Path) -> list[Any]:
-    """Read a pair file (CSV / JSONL / Parquet) with or without label columns.
+def pairs_to_annotate(
+    table: Any, videos_root: str | Path, dims: Sequence[str] | None = None
+) -> list[Any]:
+    """Validate rows of pairs to annotate by the rules of a pair file (``vidalign.data.parse``).
 
-    ``vidalign.data.load_pairs`` insists on label columns; a file of pairs still to be
-    judged has none, so then a placeholder label column is added before the same
-    validation runs. Labels that are present are read (and ignored by the import).
+    The one check of ``vidalign annotate import`` and of the admin API: text fields, NUL
+    bytes and control characters, A and B the same video, frame rates and counts, each
+    bad row named. ``vidalign.data`` insists on label columns; pairs still to be judged
+    have none, so then a placeholder label column is added before the validation runs.
+
+    Args:
+        table: a ``vidalign.data.tables.Table`` of a pair file or of a request.
+        videos_root: relative paths are read against it.
+        dims: label columns to read (and ignore); None: inferred as ``load_pairs`` does.
+
+    Returns:
+        ``vidalign.data.PreferencePair`` objects with absolute paths and no labels needed.
 
     Raises:
-        PairDataError: unreadable file or invalid rows, each named.
+        PairDataError: invalid rows, each named.
     """
-    from vidalign.data import load_pairs
     from vidalign.data.pair import OVERALL
     from vidalign.data.parse import infer_dims, parse_table
-    from vidalign.data.tables import read_table
 
-    table = read_table(path)
-    if infer_dims(table) or OVERALL in table.columns:
-        return load_pairs(path, video_root=videos_root)
+    dims = infer_dims(table) if dims is None else list(dims)
+    if dims or OVERALL in table.columns:
+        return parse_table(table, dims, root=videos_root)
     table.columns.append(_UNLABELLED)
     for rec in table.records:
         rec.values[_UNLABELLED] = "same"
@@ -127,14 +143,68 @@ def read_pairs_to_annotate(path: str | Path, videos_root: str | Path) -> list[An
     return pairs
 
 
-def _native_fps(path: Path, where: str) -> float:
+def read_pairs_to_annotate(path: str | Path, videos_root: str | Path) -> list[Any]:
+    """Read a pair file (CSV / JSONL / Parquet) with or without label columns.
+
+    Labels that are present are read (and ignored by the import).
+
+    Raises:
+        PairDataError: unreadable file or invalid rows, each named.
+    """
+    from vidalign.data.tables import read_table
+
+    return pairs_to_annotate(read_table(path), videos_root)
+
+
+def pairs_table(pairs: Sequence[Any], source: str) -> Any:
+    """Pairs given as objects (an admin API request) as the rows of a pair file, so that
+    :func:`pairs_to_annotate` checks them as it checks a file.
+
+    Args:
+        pairs: objects with ``prompt, path_a, path_b, fps_a, fps_b, num_frames_a,
+            num_frames_b, meta``.
+        source: the name given in error messages.
+
+    Returns:
+        A ``vidalign.data.tables.Table``. A meta key that is a column of the pair format
+        (``fps_A``, ``Overall``) is left out and recorded in its ``issues``.
+    """
+    from vidalign.data import columns as c
+    from vidalign.data.errors import RowIssue
+    from vidalign.data.tables import Record, Table
+
+    table = Table(source, [c.PATH_A, c.PATH_B, c.PROMPT], [])
+    why = "is a column of the pair format, not a meta key"
+    for row, p in enumerate(pairs, start=1):
+        values = {
+            c.PATH_A: p.path_a,
+            c.PATH_B: p.path_b,
+            c.PROMPT: p.prompt,
+            c.FPS_A: p.fps_a,
+            c.FPS_B: p.fps_b,
+            c.NUM_FRAMES_A: p.num_frames_a,
+            c.NUM_FRAMES_B: p.num_frames_b,
+        }
+        for k, v in (p.meta or {}).items():
+            if c.is_reserved(k):
+                table.issues.append(RowIssue(source, row, None, f"meta.{k}", why))
+            else:
+                values[k] = v
+        table.records.append(Record({k: v for k, v in values.items() if v is not None}, row))
+    table.columns = list(
+        dict.fromkeys(table.columns + [k for r in table.records for k in r.values])
+    )
+    return table
+
+
+def _native_fps(path: Path) -> float:
     # imported here: vidalign.video pulls in torch, which the server needs nowhere else
     from vidalign.video import probe_video
 
     try:
         return probe_video(path).fps
     except VidalignError as err:
-        raise AnnotateError(f"{where}: {err}") from err
+        raise AnnotateError(str(err)) from err
 
 
 def import_batch(
@@ -163,9 +233,13 @@ def import_batch(
         The new batch's id.
 
     Raises:
-        AnnotateError: a bad setting, an existing name, an empty batch, or a bad row
-            (named by its 1-based position in ``source``).
+        AnnotateError: a bad setting, an existing name or an empty batch.
+        PairDataError: bad pairs, every one listed (by 1-based position in ``source``)
+            with its field, named as the pair-file column (``prompt``, ``path_A``,
+            ``path_B``): a blank prompt, or a video outside the root, missing or unreadable.
     """
+    from vidalign.data.errors import PairDataError, RowIssue  # vidalign.data pulls in torch
+
     settings.check()
     if not name or not name.strip():
         raise AnnotateError("batch: the name must not be empty")
@@ -175,28 +249,40 @@ def import_batch(
     if not root.is_dir():
         raise AnnotateError(f"--videos-root {root}: not a folder")
     rows: list[Pair] = []
+    issues: list[RowIssue] = []
     for i, p in enumerate(pairs):
-        where = f"{source} pair {i + 1}"
+        found = len(issues)
         if not isinstance(p.prompt, str) or not p.prompt.strip():
-            raise AnnotateError(f"{where}, prompt: expected non-empty text, got {p.prompt!r}")
-        rel_a = relative_video_path(str(p.path_a), root, f"{where}, path_a")
-        rel_b = relative_video_path(str(p.path_b), root, f"{where}, path_b")
+            why = f"expected non-empty text, got {p.prompt!r}"
+            issues.append(RowIssue(source, i + 1, None, "prompt", why))
+        rel: dict[str, str] = {}
+        native: dict[str, float] = {}
+        for side in ("a", "b"):
+            try:
+                rel[side] = relative_video_path(str(getattr(p, f"path_{side}")), root)
+                native[side] = _native_fps(root / rel[side])
+            except AnnotateError as err:
+                issues.append(RowIssue(source, i + 1, None, f"path_{side.upper()}", str(err)))
+        if len(issues) > found:
+            continue
         meta = {str(k): str(v) for k, v in (getattr(p, "meta", None) or {}).items()}
         rows.append(
             Pair(
                 row=i,
                 prompt=p.prompt,
-                path_a=rel_a,
-                path_b=rel_b,
+                path_a=rel["a"],
+                path_b=rel["b"],
                 fps_a=getattr(p, "fps_a", None),
                 fps_b=getattr(p, "fps_b", None),
                 num_frames_a=getattr(p, "num_frames_a", None),
                 num_frames_b=getattr(p, "num_frames_b", None),
-                native_fps_a=_native_fps(root / rel_a, f"{where}, path_a"),
-                native_fps_b=_native_fps(root / rel_b, f"{where}, path_b"),
+                native_fps_a=native["a"],
+                native_fps_b=native["b"],
                 meta=json.dumps(meta, sort_keys=True),
             )
         )
+    if issues:
+        raise PairDataError(issues)
     with db.write() as s:
         if s.scalar(select(Batch.id).where(Batch.name == name)) is not None:
             raise AnnotateError(f"batch {name!r} already exists")

@@ -34,6 +34,11 @@ shown ("repeat", self-consistency) or with left and right exchanged ("swap", pos
 
 SKIP_REASONS = ("video broken", "unsure")
 
+INT_LIMIT = 2**63
+"""Integers stored must lie in (-INT_LIMIT, INT_LIMIT): SQLite's INTEGER is signed 64-bit,
+and a larger value raises OverflowError in the driver. Ids in requests are checked
+against it (0 < id < INT_LIMIT) so that a larger one is a 422, not a 500."""
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

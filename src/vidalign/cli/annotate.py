@@ -1,6 +1,7 @@
 """``vidalign annotate``: the human preference annotation server and its admin commands.
 
     vidalign annotate serve --db annotations.db --videos-root videos/ [--host 127.0.0.1] [--port 8000]
+                            [--max-body-bytes 1048576] [--max-batch-bytes 33554432]
     vidalign annotate import pairs.csv --batch round1 [--k 3] [--repeat-rate 0.05] [--swap-rate 0.05]
     vidalign annotate add-annotator alice          # prints alice's token
     vidalign annotate rotate-admin-token           # prints a new admin token
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from vidalign import DEFAULT_DIMS
 from vidalign.annotate.errors import AnnotateError
+from vidalign.annotate.limits import MAX_BATCH_BYTES, MAX_BODY_BYTES
 from vidalign.errors import VidalignError
 
 DB_ENV = "VIDALIGN_ANNOTATE_DB"
@@ -65,7 +67,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     db = _open(args)
     root = _videos_root(db, args.videos_root)
-    app = create_app(db, root)
+    app = create_app(
+        db, root, max_body_bytes=args.max_body_bytes, max_batch_bytes=args.max_batch_bytes
+    )
     print(
         f"serving {root} on http://{args.host}:{args.port}/ (annotators: /login)", file=sys.stderr
     )
@@ -149,6 +153,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--log-level", default="info", choices=["warning", "info", "debug"])
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=MAX_BODY_BYTES,
+        help=f"largest request body accepted, 413 above it (default {MAX_BODY_BYTES})",
+    )
+    p.add_argument(
+        "--max-batch-bytes",
+        type=int,
+        default=MAX_BATCH_BYTES,
+        help=f"largest body of an admin batch import (default {MAX_BATCH_BYTES})",
+    )
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("import", help="import a pair file (CSV / JSONL / Parquet) as a batch")

@@ -1,8 +1,9 @@
 """``vidalign data``: check and convert preference-pair files.
 
-* ``vidalign data check FILE [--dims VQ,MQ,TA] [--video-root DIR] [--check-files] [--json]``
-  validates every row (exit 2 with the full list of problems) and prints pair counts,
-  label rates per dimension with the tie rate, and per-model counts.
+* ``vidalign data check FILE [--dims VQ,MQ,TA] [--video-root DIR] [--check-files] [--strict]
+  [--json]`` validates every row (exit 2 with the full list of problems), prints warnings
+  (rows that repeat an earlier row; ``--strict`` makes them errors) on stderr, and prints
+  pair counts, label rates per dimension with the tie rate, and per-model counts.
 * ``vidalign data convert IN OUT [--dims ...] [--video-root DIR] [--absolute]`` rewrites a
   pair file in another format (by suffix); video paths under OUT's folder become relative.
 """
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import warnings
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from vidalign.data import load_pairs, pair_stats, save_pairs
+from vidalign.data import PairDataWarning, load_pairs, pair_stats, save_pairs
 
 
 def _dims(text: str | None) -> list[str] | None:
@@ -32,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--dims", help="label columns, comma-separated (default: inferred)")
     check.add_argument("--video-root", help="folder for relative video paths (default: the file's)")
     check.add_argument("--check-files", action="store_true", help="check that every video exists")
+    check.add_argument(
+        "--strict", action="store_true", help="treat warnings (repeated rows) as errors"
+    )
     check.add_argument("--json", action="store_true", help="print the statistics as JSON")
     check.set_defaults(func=run_check)
 
@@ -47,17 +53,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    pairs = load_pairs(
-        args.file, dims=_dims(args.dims), video_root=args.video_root, check_files=args.check_files
-    )
-    stats = pair_stats(pairs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PairDataWarning)
+        pairs = load_pairs(
+            args.file,
+            dims=_dims(args.dims),
+            video_root=args.video_root,
+            check_files=args.check_files,
+            strict=args.strict,
+        )
+    notes = []
+    for w in caught:
+        if issubclass(w.category, PairDataWarning):
+            notes.append(str(w.message))
+            print(f"vidalign: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    stats = pair_stats(pairs) | {"files_checked": args.check_files, "warnings": notes}
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
     console = Console()
+    files = "all files present" if args.check_files else "video files not checked: --check-files"
     console.print(
         f"[bold]{args.file}[/bold]: {stats['pairs']} pairs, {stats['prompts']} prompts, "
-        f"{stats['videos']} videos" + (" (all files present)" if args.check_files else ""),
+        f"{stats['videos']} videos ({files})",
         soft_wrap=True,
     )
     labels = Table(title="Labels")

@@ -95,6 +95,9 @@ def cmd_score(args: argparse.Namespace) -> int:
             prompts = prompts * len(args.video)
         if len(prompts) != len(args.video):
             raise CliInputError(f"{len(args.video)} --video but {len(prompts)} --prompt")
+        blank = [i for i, p in enumerate(args.prompt or [], start=1) if not p.strip()]
+        if blank:
+            raise CliInputError(f"--prompt number {blank[0]} is empty; give the video's prompt")
         scorer = _scorer(args)
         for video, prompt, row in zip(args.video, prompts, scorer.score(args.video, prompts, **kw)):
             print(json.dumps({"video": video, "prompt": prompt, **row}))

@@ -1,6 +1,6 @@
 """Preference data: the pair schema, readers and writers (VideoAlign CSV, JSONL, Parquet), checks."""
 
-from vidalign.data.errors import PairDataError, RowIssue
+from vidalign.data.errors import PairDataError, PairDataWarning, RowIssue
 from vidalign.data.load import load_pairs
 from vidalign.data.pair import INT_TO_LABEL, LABEL_TO_INT, OVERALL, PreferencePair
 from vidalign.data.save import save_pairs
@@ -11,6 +11,7 @@ __all__ = [
     "LABEL_TO_INT",
     "OVERALL",
     "PairDataError",
+    "PairDataWarning",
     "PreferencePair",
     "RowIssue",
     "load_pairs",

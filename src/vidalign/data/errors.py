@@ -14,7 +14,8 @@ class RowIssue:
     Attributes:
         file: the pair file (or "<pairs>" for pairs in memory).
         row: 1-based data row (header excluded), or None for a problem with the whole file.
-        line: 1-based line in a text file where the row ends, when known.
+        line: 1-based line in a text file where the row ends (where it starts, for a CSV
+            row that cannot be read), when known.
         field: the column / key at fault, or None.
         reason: what is wrong and what was expected.
     """
@@ -42,6 +43,10 @@ class PairDataError(VidalignError):
         rows = {(i.file, i.row) for i in self.issues if i.row is not None}
         head = f"{len(self.issues)} problem(s)" + (f" in {len(rows)} row(s)" if rows else "")
         super().__init__(head + ":\n" + "\n".join(f"  {issue}" for issue in self.issues))
+
+
+class PairDataWarning(UserWarning):
+    """A pair file is valid but worth a look (repeated rows); ``strict`` loading refuses it."""
 
 
 def file_error(file: str, reason: str) -> PairDataError:

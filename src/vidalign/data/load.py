@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from vidalign.data.errors import file_error
 from vidalign.data.pair import PreferencePair
 from vidalign.data.parse import infer_dims, parse_table
 from vidalign.data.tables import read_table
@@ -15,6 +16,7 @@ def load_pairs(
     dims: Sequence[str] | None = None,
     video_root: str | Path | None = None,
     check_files: bool = False,
+    strict: bool = False,
 ) -> list[PreferencePair]:
     """Read and validate a pair file; the format follows the suffix (.csv, .jsonl, .parquet).
 
@@ -27,15 +29,23 @@ def load_pairs(
         video_root: folder that relative video paths are resolved against; default:
             the pair file's folder. Resolved paths are absolute.
         check_files: also check that every video exists.
+        strict: refuse what is otherwise a warning: rows that repeat an earlier row.
 
     Returns:
         The pairs in file order.
 
     Raises:
-        PairDataError: the file cannot be read, or any row is invalid; the error lists
-            every problem (file, row, line, field, reason) at once.
+        PairDataError: the file cannot be read, has no pairs, or any row is invalid; the
+            error lists every problem (file, row, line, field, reason) at once.
+
+    Warns:
+        PairDataWarning: rows that repeat an earlier one (same prompt and videos); they
+            are kept, so the pairs are the file as given.
     """
     table = read_table(path)
     chosen = infer_dims(table) if dims is None else list(dims)
     root = Path(video_root) if video_root is not None else Path(path).parent
-    return parse_table(table, chosen, root=root, check_files=check_files)
+    pairs = parse_table(table, chosen, root=root, check_files=check_files, strict=strict)
+    if not pairs:
+        raise file_error(table.file, "no pairs: the file has no data rows")
+    return pairs

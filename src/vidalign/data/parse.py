@@ -2,11 +2,14 @@
 
 Rules (each breach is a :class:`RowIssue` naming the row and field; all are raised together):
 
-* ``path_A``, ``path_B``, ``prompt``: present, text, not blank. A and B differ.
+* ``path_A``, ``path_B``, ``prompt``: present, text, not blank. A and B differ. A path
+  holds no NUL; a prompt no control character other than tab, newline and carriage return.
 * labels: exactly "A", "B" or "same"; typed formats (JSONL, Parquet) may also use 1, -1, 0.
 * ``fps_*``: a finite number > 0; ``num_frames_*``: an integer >= 1; both optional.
 * ``MOS_<A|B>_<dim>``: a finite number, optional.
-* no two rows with the same prompt and the same unordered pair of videos.
+* a row repeating an earlier one (same prompt, same unordered pair of videos) is kept: it
+  is not malformed (two people may judge the same pair), but it is reported as a
+  :class:`PairDataWarning`, or with ``strict`` as an error.
 * with ``check_files``, both videos exist as files.
 """
 
@@ -14,6 +17,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +36,7 @@ from vidalign.data.columns import (
     is_reserved,
     parse_mos_column,
 )
-from vidalign.data.errors import PairDataError, RowIssue, file_error
+from vidalign.data.errors import PairDataError, PairDataWarning, RowIssue, file_error
 from vidalign.data.pair import LABEL_TO_INT, OVERALL, PreferencePair
 from vidalign.data.tables import Record, Table
 
@@ -48,6 +53,24 @@ def _text(value: Any) -> str:
     if not value.strip():
         raise _Bad("is blank")
     return value
+
+
+# Unicode category Cc (C0 and C1 controls, DEL) except tab, newline and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _prompt(value: Any) -> str:
+    text = _text(value)
+    if (m := _CONTROL.search(text)) is not None:
+        raise _Bad(f"control character U+{ord(m.group()):04X} at position {m.start()}")
+    return text
+
+
+def _path(value: Any) -> str:
+    text = _text(value)
+    if (i := text.find("\x00")) >= 0:
+        raise _Bad(f"NUL byte at position {i}; no file name holds one")
+    return text
 
 
 def _label(value: Any) -> int:
@@ -148,6 +171,7 @@ def parse_table(
     *,
     root: str | Path,
     check_files: bool = False,
+    strict: bool = False,
 ) -> list[PreferencePair]:
     """Validate every record of ``table`` and build the pairs.
 
@@ -156,12 +180,16 @@ def parse_table(
         dims: label columns to read into ``labels`` (each must be a column).
         root: folder that relative video paths are resolved against (made absolute).
         check_files: also check that every video exists as a file.
+        strict: treat what is otherwise a warning (a repeated row) as an error.
 
     Returns:
-        One pair per record, in file order.
+        One pair per record, in file order (repeated rows included).
 
     Raises:
         PairDataError: listing every problem of every row.
+
+    Warns:
+        PairDataWarning: some rows repeat earlier ones (not with ``strict``, which raises).
     """
     dims = list(dims)
     missing_cols = [c for c in (*REQUIRED, *dims) if c not in table.columns]
@@ -183,14 +211,15 @@ def parse_table(
     issues = list(table.issues)
     pairs: list[PreferencePair] = []
     first_seen: dict[tuple[str, frozenset[str]], int] = {}
+    repeats: dict[int, list[Record]] = {}  # first row -> the later rows that repeat it
     file_ok: dict[str, bool] = {}
 
     for rec in table.records:
         reader = _RowReader(table.file, rec)
         get = reader.get
-        path_a = get(PATH_A, _text, required=True)
-        path_b = get(PATH_B, _text, required=True)
-        prompt = get(PROMPT, _text, required=True)
+        path_a = get(PATH_A, _path, required=True)
+        path_b = get(PATH_B, _path, required=True)
+        prompt = get(PROMPT, _prompt, required=True)
         labels = {d: get(d, _label, required=True) for d in label_cols}
         fps_a = get(FPS_A, _fps, required=False)
         fps_b = get(FPS_B, _fps, required=False)
@@ -216,7 +245,7 @@ def parse_table(
             if path_a == path_b:
                 reader.add(PATH_B, f"is the same video as path_A ({path_a})")
             elif prompt is not None and key in first_seen:
-                reader.add(None, f"duplicate of row {first_seen[key]} (same prompt and videos)")
+                repeats.setdefault(first_seen[key], []).append(rec)
             elif prompt is not None:
                 first_seen[key] = rec.row
             for col, p in ((PATH_A, path_a), (PATH_B, path_b)) if check_files else ():
@@ -242,9 +271,29 @@ def parse_table(
                 meta=meta,
             )
         )
+    for first, later in repeats.items() if strict else ():
+        why = f"duplicate of row {first} (same prompt and videos)"
+        issues += [RowIssue(table.file, r.row, r.line, None, why) for r in later]
     if issues:
         raise PairDataError(sorted(issues, key=lambda i: (i.row or 0, i.line or 0)))
+    if repeats:
+        warnings.warn(PairDataWarning(_repeats_message(table.file, repeats)), stacklevel=3)
     return pairs
+
+
+def _repeats_message(file: str, repeats: dict[int, list[Record]], shown: int = 10) -> str:
+    """One line: how many rows repeat earlier ones, and which (the first ``shown`` groups)."""
+    n = sum(len(later) for later in repeats.values())
+    groups = [
+        f"row {first} again in row(s) {', '.join(str(r.row) for r in later)}"
+        for first, later in list(repeats.items())[:shown]
+    ]
+    if len(repeats) > shown:
+        groups.append(f"and {len(repeats) - shown} more")
+    return (
+        f"{file}: {n} row(s) repeat {len(repeats)} earlier one(s) (same prompt and videos), "
+        f"kept as given: " + "; ".join(groups)
+    )
 
 
 def json_scalar(value: Any) -> str:

@@ -7,7 +7,8 @@ Arrow values for Parquet (null is missing).
 JSONL schema: one JSON object per line whose keys are the CSV column names
 (``{"path_A": "a.mp4", "path_B": "b.mp4", "prompt": "...", "VQ": "A", "MQ": "same",
 "TA": -1, "fps_A": 8.0, "MOS_A_VQ": 3.5, "A_model": "m1"}``). Labels may be "A" / "B" /
-"same" or the integers 1 / -1 / 0. Blank lines are skipped.
+"same" or the integers 1 / -1 / 0. Blank lines are skipped; a key given twice in one object
+is an error (JSON parsers keep the last one silently).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -92,28 +94,39 @@ def read_table(path: str | Path) -> Table:
         raise file_error(str(path), f"not UTF-8 text ({err})") from None
 
 
+def _csv_reason(err: csv.Error, start: int) -> str:
+    """What a ``csv.Error`` means, for a row that starts at line ``start``."""
+    if "unexpected end of data" in str(err):  # end of file inside a quoted field
+        return (
+            f"unterminated quote: a quoted field opened in this row (from line {start}) is "
+            "never closed, so every line after it was read into this row"
+        )
+    return f"malformed CSV ({err})"
+
+
 def _read_csv(path: Path) -> Table:
     with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(fh, strict=True)  # strict: no silent repair of stray quotes
         try:
             header = next(reader)
         except StopIteration:
             raise file_error(str(path), "empty file; expected a header row") from None
         except csv.Error as err:
-            raise file_error(str(path), f"malformed CSV header ({err})") from None
+            raise file_error(str(path), f"header: {_csv_reason(err, 1)}") from None
         dupes = sorted({c for c in header if header.count(c) > 1})
         if dupes:
             raise file_error(str(path), f"repeated column name(s) {dupes}")
         table = Table(str(path), list(header), [])
         row = 0
         while True:
+            start = reader.line_num + 1
             try:
                 cells = next(reader)
             except StopIteration:
                 break
             except csv.Error as err:
                 row += 1
-                table.issues.append(RowIssue(str(path), row, reader.line_num, None, str(err)))
+                table.issues.append(RowIssue(str(path), row, start, None, _csv_reason(err, start)))
                 continue
             if not cells:
                 continue
@@ -134,6 +147,20 @@ def _read_csv(path: Path) -> Table:
     return table
 
 
+class _RepeatedKeys(Exception):
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` that refuses a key given twice (json keeps the last silently)."""
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        counts = Counter(k for k, _ in pairs)
+        raise _RepeatedKeys([k for k, n in counts.items() if n > 1])
+    return obj
+
+
 def _read_jsonl(path: Path) -> Table:
     table = Table(str(path), [], [])
     seen: dict[str, None] = {}
@@ -144,11 +171,17 @@ def _read_jsonl(path: Path) -> Table:
                 continue
             row += 1
             try:
-                obj = json.loads(line)
+                obj = json.loads(line, object_pairs_hook=_unique_keys)
             except json.JSONDecodeError as err:
                 table.issues.append(
                     RowIssue(str(path), row, line_no, None, f"invalid JSON ({err})")
                 )
+                continue
+            except _RepeatedKeys as err:
+                table.issues += [
+                    RowIssue(str(path), row, line_no, k, "key given more than once in the object")
+                    for k in err.keys
+                ]
                 continue
             if not isinstance(obj, dict):
                 table.issues.append(
@@ -161,6 +194,8 @@ def _read_jsonl(path: Path) -> Table:
                 seen.setdefault(key, None)
             values = {k: v for k, v in obj.items() if v is not None}
             table.records.append(Record(values, row, line_no))
+    if row == 0:
+        raise file_error(str(path), "empty file; expected one JSON object per line")
     table.columns = list(seen)
     return table
 
