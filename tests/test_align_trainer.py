@@ -151,3 +151,30 @@ def test_a_run_into_a_used_folder_is_refused_and_resuming_goes_on(data, tmp_path
     assert (
         train_align(cfg_for(data, tmp_path, "steps=2"), resume=True, progress_bar=False).step == 2
     )
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.5])
+def test_the_loss_is_measured_on_the_velocity_guided_at_train_cfg(data, tmp_path, scale):
+    # First SFT step (the LoRA's B starts at 0, so the policy is the base): worked out here
+    # from the base generator with the trainer's own batch, t and noise.
+    from vidalign.align.data import LatentStore
+    from vidalign.align.trainer import _encoder, _examples, draw_time_and_noise
+    from vidalign.flow import interpolate, target_velocity
+    from vidalign.training import batch_indices
+
+    cfg = cfg_for(data, tmp_path, "method=sft", "steps=1", f"train_cfg={scale}")
+    got = train_align(cfg, progress_bar=False).history[0]["loss"]
+    adapter = load_generator(cfg.policy)
+    clips = _examples(cfg)
+    shape = adapter.latent_shape()
+    idx = batch_indices(len(clips), cfg.batch_size, seed=cfg.seed, step=0)
+    x0 = LatentStore(shape, _encoder(adapter)).batch([clips[i] for i in idx])
+    t, noise = draw_time_and_noise(cfg, 0, list(range(cfg.batch_size)), shape)
+    x_t = interpolate(x0, noise, t)
+    with torch.no_grad():
+        cond = adapter.encode_text([clips[i].prompt for i in idx])
+        v_c = adapter(x_t, t, cond)
+        v_u = adapter(x_t, t, adapter.empty_cond.expand_as(cond))
+    v = v_u + scale * (v_c - v_u)
+    want = (target_velocity(x0, noise) - v).pow(2).mean().item()
+    assert got == pytest.approx(want, rel=1e-4)

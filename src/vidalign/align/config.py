@@ -94,6 +94,16 @@ class AlignConfig:
             "ge": 0,
         },
     )
+    train_cfg: float = field(
+        default=1.0,
+        metadata={
+            "help": "CFG scale of the velocity the loss is measured on (1: the conditional "
+            "model). Set it to the scale the pairs were sampled at: trained unguided on "
+            "samples drawn with guidance, the policy learns the guided samples as its "
+            "conditional and guidance then applies twice",
+            "ge": 1,
+        },
+    )
     rwr_temperature: float = field(
         default=1.0, metadata={"help": "Flow-RWR τ in exp(r/τ)", "gt": 0}
     )

@@ -40,7 +40,7 @@ from vidalign.align.objectives import (
     flow_rwr_objective,
 )
 from vidalign.config import check_config
-from vidalign.flow import sample_time
+from vidalign.flow import classifier_free_guidance, sample_time
 from vidalign.policy.adapter import WanAdapter
 from vidalign.policy.folder import load_generator
 from vidalign.policy.lora import add_lora, save_lora
@@ -182,13 +182,18 @@ def train_align(
     reference = copy.copy(adapter)  # shares every weight; calls the unwrapped network
     reference.transformer = base
 
-    def policy(x_t: Tensor, t: Tensor, cond: Tensor) -> Tensor:
+    def policy_conditional(x_t: Tensor, t: Tensor, cond: Tensor) -> Tensor:
         with accelerator.autocast():
             return adapter(x_t, t, cond)
 
-    def ref_velocity(x_t: Tensor, t: Tensor, cond: Tensor) -> Tensor:
+    def ref_conditional(x_t: Tensor, t: Tensor, cond: Tensor) -> Tensor:
         with accelerator.autocast():
             return reference(x_t, t, cond)
+
+    # The loss is measured on the velocity the sampler follows: guided at ``train_cfg``.
+    empty = adapter.empty_cond.to(accelerator.device)
+    policy = classifier_free_guidance(policy_conditional, cfg.train_cfg, empty)
+    ref_velocity = classifier_free_guidance(ref_conditional, cfg.train_cfg, empty)
 
     monitor = _build_monitor(cfg, monitor_prompts, run_dir, accelerator)
 
