@@ -10,13 +10,14 @@ from safetensors.torch import load_file
 
 from align_testdata import save_tiny_generator, write_pair_folder
 from vidalign.align.config import AlignConfig
-from vidalign.align.data import AlignDataError
-from vidalign.align.trainer import train_align
+from vidalign.align.data import AlignDataError, LatentStore
+from vidalign.align.trainer import _encoder, _examples, draw_time_and_noise, train_align
 from vidalign.cli.main import main
 from vidalign.config import load_config
+from vidalign.flow import interpolate, target_velocity
 from vidalign.policy.folder import load_generator
 from vidalign.policy.lora import LORA_WEIGHT_NAME, load_lora
-from vidalign.training import NonFiniteLossError
+from vidalign.training import NonFiniteLossError, batch_indices
 
 RECIPES = Path(__file__).resolve().parents[1] / "configs" / "align"
 
@@ -157,11 +158,6 @@ def test_a_run_into_a_used_folder_is_refused_and_resuming_goes_on(data, tmp_path
 def test_the_loss_is_measured_on_the_velocity_guided_at_train_cfg(data, tmp_path, scale):
     # First SFT step (the LoRA's B starts at 0, so the policy is the base): worked out here
     # from the base generator with the trainer's own batch, t and noise.
-    from vidalign.align.data import LatentStore
-    from vidalign.align.trainer import _encoder, _examples, draw_time_and_noise
-    from vidalign.flow import interpolate, target_velocity
-    from vidalign.training import batch_indices
-
     cfg = cfg_for(data, tmp_path, "method=sft", "steps=1", f"train_cfg={scale}")
     got = train_align(cfg, progress_bar=False).history[0]["loss"]
     adapter = load_generator(cfg.policy)

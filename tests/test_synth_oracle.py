@@ -33,7 +33,9 @@ def _check_sweeps(size: int, frames: int, prompts: list[str], tmp_path) -> None:
         report.append(f"{mode}: rho {np.round(rho, 3).tolist()} drop {drop:.3f} other {other:.3f}")
         assert np.mean(rho) >= 0.9 and min(rho) >= 0.8, report[-1]
         assert drop > 0.1, report[-1]  # the own judge really moves
-        if mode in SHARED:
+        if mode in SHARED:  # the second judge sees it too, and really moves
+            shared = float(np.mean([s.other_moves()[SHARED[mode]] for s in sweeps]))
+            assert shared > 0.1, report[-1]
             continue
         assert other <= 0.4 * drop, report[-1]  # the others move far less
     assert np.median(ratios) <= 0.15, report
