@@ -43,8 +43,11 @@ def setup(tmp_path_factory):
     make_processor(tok, spec, contract).save_pretrained(root / "base")
     (root / "template.txt").write_text(TEMPLATE_TEXT + "\n")
     tpl = RewardTemplate(TEMPLATE_TEXT, tuple(DIMS))
-    # the "trained" release: base weights moved everywhere, as a fine-tune would
-    trained, rp = from_base(root / "base", dims=DIMS, contract=contract, template=tpl, seed=1)
+    # the "trained" release: base weights moved everywhere, as a fine-tune would; the
+    # release's model passes no position ids, so it was trained on plain positions
+    trained, rp = from_base(
+        root / "base", dims=DIMS, contract=contract, template=tpl, seed=1, position_ids="plain"
+    )
     with torch.no_grad():
         for p in trained.parameters():
             p.add_(0.01 * torch.randn_like(p))

@@ -4,17 +4,39 @@ Each dimension d has a token ``<|d_reward|>`` in the text. The final hidden stat
 (after the final norm) at those positions, ``h: (B, n, H)``, go through a bias-free
 ``Linear(H, n)``; token i is read by head row i, the diagonal of the ``(B, n, n)``
 readout (REFERENCE.md §2). In ``shared`` mode one token is read by all n rows.
+
+Position ids are a property of how a model was trained, so they are saved with it:
+
+* ``mrope``: Qwen2-VL's 3-D multimodal positions (time, height, width for video tokens),
+  what vidalign's own models train with;
+* ``plain``: text positions 0…L−1 on all three rotary axes. The release's reward model
+  calls its language model without position ids, so released checkpoints were trained
+  and must be scored this way. Positions count real tokens only, so padding on either
+  side leaves a sequence's rewards unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
 from transformers import Qwen2VLForConditionalGeneration
 
 from vidalign.reward.template import TokenMode
+
+PositionIds = Literal["mrope", "plain"]
+POSITION_IDS: tuple[str, ...] = get_args(PositionIds)
+
+
+def plain_position_ids(attention_mask: Tensor) -> Tensor:
+    """Text positions of each real token on all three M-RoPE axes.
+
+    attention_mask: (B, L) → (3, B, L) long; padding positions get 0.
+    """
+    pos = (attention_mask.long().cumsum(-1) - 1).masked_fill_(attention_mask == 0, 0)
+    return pos.unsqueeze(0).expand(3, -1, -1)
 
 
 class RewardInputError(ValueError):
@@ -29,6 +51,7 @@ class VideoRewardModel(nn.Module):
         dims: dimension names, one head row each.
         reward_token_ids: ids of the read tokens: n ids (separate) or 1 id (shared).
         token_mode: ``separate`` or ``shared``.
+        position_ids: ``mrope`` (3-D multimodal) or ``plain`` (0…L−1, released models).
     """
 
     def __init__(
@@ -37,10 +60,14 @@ class VideoRewardModel(nn.Module):
         dims: Sequence[str],
         reward_token_ids: Sequence[int],
         token_mode: TokenMode = "separate",
+        position_ids: PositionIds = "mrope",
     ) -> None:
         super().__init__()
+        if position_ids not in POSITION_IDS:
+            raise ValueError(f"position_ids must be one of {POSITION_IDS}, got {position_ids!r}")
         self.dims = tuple(dims)
         self.token_mode = token_mode
+        self.position_ids = position_ids
         expected = len(self.dims) if token_mode == "separate" else 1
         if len(reward_token_ids) != expected:
             raise ValueError(
@@ -106,6 +133,9 @@ class VideoRewardModel(nn.Module):
             pixel_values_videos=pixel_values_videos,
             video_grid_thw=video_grid_thw,
             mm_token_type_ids=mm_token_type_ids,
+            position_ids=plain_position_ids(attention_mask)
+            if self.position_ids == "plain"
+            else None,
             use_cache=False,
         )
         hidden = out.last_hidden_state  # (B, L, H), after the final norm

@@ -8,6 +8,11 @@ Two paths turn frames into Qwen2-VL patches:
   (bicubic antialiased resize, CLIP normalisation, patchify), so rewards keep gradients
   to the pixels. Where no resize happens the two agree to float precision.
 
+The processor's own resize (stage 2) is either the video processor's torchvision resize
+(``second_resize="torchvision"``, vidalign's own models) or PIL bicubic on uint8 frames
+(``"pil"``), which is what the release's transformers 4.45 image processor did; the two
+differ by one level in about 0.07 % of values. Released checkpoints use ``"pil"``.
+
 ``collate`` renders each prompt through the template and chat template, expands the
 video placeholder to the clip's token count, pads the batch (either side: reward
 positions are found per sequence) and concatenates the patches.
@@ -18,8 +23,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -28,6 +34,9 @@ from transformers import Qwen2VLProcessor
 from vidalign.errors import VidalignError
 from vidalign.reward.template import RewardTemplate
 from vidalign.reward.tokenizer import IMAGE_PAD, VIDEO_PAD
+
+SecondResize = Literal["torchvision", "pil"]
+SECOND_RESIZES: tuple[str, ...] = get_args(SecondResize)
 
 
 class SamplingError(VidalignError):
@@ -39,7 +48,9 @@ class SamplingContract:
     """How a reward model samples a video; stored with the model (REFERENCE.md §2).
 
     Exactly one of ``fps`` / ``num_frames`` is set. ``max_pixels`` / ``min_pixels`` bound
-    each frame's area in the decoder's resize (stage 1); the processor uses the same bounds.
+    each frame's area in the decoder's resize (stage 1). The processor's bounds (stage 2)
+    are its own: vidalign's builders set them to these, a released checkpoint keeps its
+    base folder's.
     """
 
     fps: float | None = 2.0
@@ -98,6 +109,25 @@ def smart_resize_28(
     return max(hb, factor), max(wb, factor)
 
 
+def pil_bicubic(frames: Tensor, height: int, width: int) -> Tensor:
+    """Resize uint8 frames (F, 3, H, W) with PIL's bicubic filter, frame by frame.
+
+    Returns uint8 (F, 3, height, width); the input itself when the size already matches.
+    """
+    if tuple(frames.shape[-2:]) == (height, width):
+        return frames
+    from PIL import Image
+
+    hwc = frames.permute(0, 2, 3, 1).contiguous().numpy()
+    out = np.stack(
+        [
+            np.asarray(Image.fromarray(f).resize((width, height), Image.Resampling.BICUBIC))
+            for f in hwc
+        ]
+    )
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
 class RewardProcessor:
     """Turns (video, prompt) pairs into batches for ``VideoRewardModel``.
 
@@ -105,11 +135,22 @@ class RewardProcessor:
         processor: the Qwen2-VL processor (tokenizer with reward tokens, video processor).
         template: the validated prompt template.
         contract: the model's sampling contract.
+        second_resize: how the processor resizes when its bounds move a frame (see the
+            module docstring).
     """
 
     def __init__(
-        self, processor: Qwen2VLProcessor, template: RewardTemplate, contract: SamplingContract
+        self,
+        processor: Qwen2VLProcessor,
+        template: RewardTemplate,
+        contract: SamplingContract,
+        second_resize: SecondResize = "torchvision",
     ) -> None:
+        if second_resize not in SECOND_RESIZES:
+            raise SamplingError(
+                f"second_resize must be one of {SECOND_RESIZES}, got {second_resize!r}"
+            )
+        self.second_resize = second_resize
         self.processor = processor
         self.template = template
         self.contract = contract
@@ -148,8 +189,21 @@ class RewardProcessor:
             raise SamplingError(
                 f"expected uint8 RGB frames (F, 3, H, W), got {frames.dtype} {tuple(frames.shape)}"
             )
+        kw: dict[str, Any] = {}
+        if self.second_resize == "pil":
+            lo, hi = self._pixel_bounds()
+            factor = self.patch_size * self.merge_size
+            h, w = smart_resize_28(
+                frames.shape[-2], frames.shape[-1], factor=factor, min_pixels=lo, max_pixels=hi
+            )
+            frames = pil_bicubic(frames, h, w)
+            kw["do_resize"] = False
         out = self.processor.video_processor(
-            videos=[frames], return_tensors="pt", do_sample_frames=False, cap_pixels_per_frame=False
+            videos=[frames],
+            return_tensors="pt",
+            do_sample_frames=False,
+            cap_pixels_per_frame=False,
+            **kw,
         )
         return ProcessedClip(out["pixel_values_videos"], out["video_grid_thw"][0])
 

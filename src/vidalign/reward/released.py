@@ -17,7 +17,16 @@ when LoRA was used. They map to the current layout as::
     rm_head.weight -> head.weight
 
 LoRA pairs are merged into the base weights: W += s · B A with s = alpha / r (alpha / √r
-with rsLoRA). ``.pth`` files are read with ``torch.load(weights_only=True)`` only. The
+with rsLoRA).
+
+A released checkpoint is scored as the release scored it (issue 20 traced each of these):
+
+* the data config's ``max_frame_pixels`` and the reader's floor (100352) bound only the
+  frame reader's resize; the processor keeps the base folder's ``preprocessor_config.json``
+  bounds, and its second resize is PIL bicubic on uint8, as in transformers 4.45;
+* the tokenizer is the base folder's ``tokenizer.json`` pipeline, or loading is refused;
+* positions are plain 0…L−1: the release's model passes no position ids to its language
+  model, so its checkpoints never saw Qwen2-VL's 3-D positions. ``.pth`` files are read with ``torch.load(weights_only=True)`` only. The
 release's prompt wording is its input contract and is not shipped here: pass it as a
 template file (``{prompt}``, ``{VQ}``, ``{MQ}``, ``{TA}`` placeholders, see
 ``vidalign.reward.template``). The base model is a local Qwen2-VL folder.
@@ -151,7 +160,14 @@ def load_released(
             f"{folder}: special tokens {expected_tokens} do not match dims {dims} ({list(tpl.tokens)})"
         )
     model, processor = from_base(
-        base_model, dims=dims, contract=_contract(data, min_pixels), template=tpl, dtype=dtype
+        base_model,
+        dims=dims,
+        contract=_contract(data, min_pixels),
+        template=tpl,
+        dtype=dtype,
+        processor_bounds="base",
+        position_ids="plain",
+        second_resize="pil",
     )
     ckpt = _pick_checkpoint(folder, step)
     state: dict[str, torch.Tensor] = {}

@@ -6,7 +6,10 @@ Folder layout (``RewardScorer.save_pretrained``)::
     head.safetensors                 head.weight (n, H)
     tokenizer / processor files      Qwen2-VL processor, tokenizer with the reward tokens
     vidalign_reward.json             dims, token mode, template text, sampling contract,
-                                     normalisation statistics
+                                     position ids, second resize, normalisation statistics
+
+A manifest without ``position_ids`` or ``second_resize`` (written before they were saved)
+loads as ``mrope`` and ``torchvision``: what every vidalign model used until then.
 
 Normalised reward of dimension d: (r_d − mean_d) / std_d; Overall = Σ_d w_d · normalised_d
 (REFERENCE.md §2).
@@ -28,8 +31,13 @@ from transformers import Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 from vidalign.errors import VidalignError
 from vidalign.eval.scorer import resolve_weights
 from vidalign.reward.builder import ModelLoadError
-from vidalign.reward.model import VideoRewardModel
-from vidalign.reward.processing import ProcessedClip, RewardProcessor, SamplingContract
+from vidalign.reward.model import POSITION_IDS, VideoRewardModel
+from vidalign.reward.processing import (
+    SECOND_RESIZES,
+    ProcessedClip,
+    RewardProcessor,
+    SamplingContract,
+)
 from vidalign.reward.template import RewardTemplate
 from vidalign.reward.tokenizer import add_reward_tokens
 from vidalign.weights import check_weights_folder, load_safetensors
@@ -236,6 +244,8 @@ class RewardScorer:
                 "reward_tokens": list(self.processor.template.tokens),
                 "template": self.processor.template.text,
                 "sampling": c.to_dict(),
+                "position_ids": model.position_ids,
+                "second_resize": self.processor.second_resize,
                 "normalization": (
                     None
                     if self.stats is None
@@ -272,6 +282,8 @@ class RewardScorer:
             template = RewardTemplate(manifest["template"], tuple(dims), token_mode, source=str(mf))
             contract = SamplingContract(**manifest["sampling"])
             norm = manifest.get("normalization")
+            position_ids = manifest.get("position_ids", "mrope")
+            second_resize = manifest.get("second_resize", "torchvision")
         except (KeyError, TypeError, json.JSONDecodeError) as err:
             raise ModelLoadError(f"{mf}: malformed manifest ({err})") from None
         check_weights_folder(path)  # the backbone's and the head's files
@@ -282,7 +294,15 @@ class RewardScorer:
         ids = add_reward_tokens(processor.tokenizer, template.tokens)
         if max(ids) >= backbone.get_input_embeddings().num_embeddings:
             raise ModelLoadError(f"{path}: the tokenizer's reward tokens are not in the embedding")
-        model = VideoRewardModel(backbone, dims, ids, token_mode)
+        if position_ids not in POSITION_IDS:
+            raise ModelLoadError(
+                f"{mf}: field position_ids is {position_ids!r}, expected one of {POSITION_IDS}"
+            )
+        if second_resize not in SECOND_RESIZES:
+            raise ModelLoadError(
+                f"{mf}: field second_resize is {second_resize!r}, expected one of {SECOND_RESIZES}"
+            )
+        model = VideoRewardModel(backbone, dims, ids, token_mode, position_ids)
         head = load_safetensors(path / "head.safetensors")["weight"]
         if head.shape != model.head.weight.shape:
             raise ModelLoadError(
@@ -297,6 +317,5 @@ class RewardScorer:
             if norm is None
             else {d: (float(norm[d]["mean"]), float(norm[d]["std"])) for d in dims}
         )
-        return cls(
-            model, RewardProcessor(processor, template, contract), stats, batch_size=batch_size
-        )
+        rp = RewardProcessor(processor, template, contract, second_resize)
+        return cls(model, rp, stats, batch_size=batch_size)
