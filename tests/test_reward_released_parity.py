@@ -163,3 +163,21 @@ def test_a_base_without_tokenizer_json_is_refused(tmp_path):
     (base / "tokenizer.json").unlink()
     with pytest.raises(ModelLoadError, match=r"no tokenizer\.json"):
         load(base=base)
+
+
+def test_the_cli_scores_a_released_folder_the_same(capsys):
+    from vidalign.cli.main import main
+
+    argv = ["reward", "score", str(FIXTURE / "videoreward"), "--device", "cpu"]
+    argv += ["--template", str(FIXTURE / "template.txt")]
+    for video, prompt in zip(VIDEOS, PROMPTS):
+        argv += ["--video", video, "--prompt", prompt]
+    assert main(argv) == 0  # the base folder is found from model_config.json
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert worst_gap(rows) < TOLERANCE
+    explicit = [*argv, "--base-model", str(FIXTURE / "base"), "--batch-size", "1"]
+    assert main(explicit) == 0
+    assert worst_gap([json.loads(x) for x in capsys.readouterr().out.splitlines()]) < TOLERANCE
+    without_template = [a for a in argv if a != str(FIXTURE / "template.txt") and a != "--template"]
+    assert main(without_template) == 2
+    assert "--template" in capsys.readouterr().err

@@ -7,6 +7,7 @@
     vidalign reward train --config configs/reward/synth_small.yaml [key=value ...] [--resume]
     vidalign reward score MODEL --video a.mp4 [--video b.mp4] --prompt "..." [--prompt "..."]
     vidalign reward score MODEL --pairs FILE --out scores.csv [--skip-errors]
+    vidalign reward score RELEASED --template FILE [--base-model DIR] [--step N] --video ...
     vidalign reward eval ...   (see vidalign.cli.reward_eval)
     vidalign reward ablate --config configs/reward/ablate_synth.yaml [key=value ...]
 
@@ -14,6 +15,12 @@
 unique (video, prompt): ``video, prompt, <dim>..., Overall, <dim>_raw...``. With
 ``--skip-errors`` a video that fails is listed in ``<out>.skipped.csv`` with the reason
 and left out; without it the first failure stops the command.
+
+A folder with ``model_config.json`` is a released VideoReward checkpoint and is loaded with
+``vidalign.reward.load_released``. It needs ``--template`` (the release's prompt wording
+is its input contract; vidalign does not ship it) and the local Qwen2-VL base folder:
+``--base-model``, or else its ``model_name_or_path`` when that names a local folder (as
+given, or relative to the released folder or the folder above it).
 """
 
 from __future__ import annotations
@@ -72,7 +79,54 @@ def _scorer(args: argparse.Namespace):
     from vidalign.reward.scorer import RewardScorer
 
     device = args.device or ("cuda" if _cuda() else "cpu")
+    if (Path(args.model) / "model_config.json").is_file():
+        return _released_scorer(args, device)
+    if args.base_model or args.template or args.step is not None:
+        raise CliInputError(
+            f"{args.model}: --base-model, --template and --step are for released checkpoint "
+            "folders (with model_config.json)"
+        )
     return RewardScorer.from_pretrained(args.model, device=device, batch_size=args.batch_size)
+
+
+def _released_base(folder: Path) -> Path:
+    """The base folder a released checkpoint names, if it is a local folder."""
+    from vidalign.reward.released import read_release_config
+
+    named = (read_release_config(folder).get("model_config") or {}).get("model_name_or_path")
+    if not isinstance(named, str) or not named:
+        raise CliInputError(
+            f"{folder}/model_config.json: no model_config.model_name_or_path; pass --base-model"
+        )
+    for where in (Path(named), folder / named, folder.parent / named):
+        if (where / "config.json").is_file():
+            return where
+    raise CliInputError(
+        f"{folder}/model_config.json: model_name_or_path {named!r} is not a local folder; "
+        "pass --base-model DIR"
+    )
+
+
+def _released_scorer(args: argparse.Namespace, device: str):
+    import sys
+
+    from vidalign.reward.released import load_released
+
+    folder = Path(args.model)
+    if not args.template:
+        raise CliInputError(
+            f"{folder}: a released checkpoint needs --template FILE, a template of its prompt "
+            "({prompt}, {VQ}, {MQ}, {TA} placeholders); vidalign does not ship the release's "
+            "wording"
+        )
+    base = Path(args.base_model) if args.base_model else _released_base(folder)
+    if not args.base_model:
+        print(f"base model: {base} (from {folder}/model_config.json)", file=sys.stderr)
+    scorer = load_released(
+        folder, base_model=base, template=args.template, step=args.step, device=device
+    )
+    scorer.batch_size = args.batch_size
+    return scorer
 
 
 def _cuda() -> bool:
@@ -180,7 +234,10 @@ def register(subparsers: Any) -> None:
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("score", help="score videos against prompts with a trained model")
-    s.add_argument("model", help="a vidalign reward model folder")
+    s.add_argument("model", help="a vidalign reward model folder, or a released checkpoint folder")
+    s.add_argument("--base-model", help="released folder: its local Qwen2-VL base folder")
+    s.add_argument("--template", help="released folder: its prompt template file")
+    s.add_argument("--step", type=int, help="released folder: checkpoint-<step> (default: last)")
     s.add_argument("--video", action="append", help="video file (repeat for several)")
     s.add_argument("--prompt", action="append", help="prompt (one, or one per --video)")
     s.add_argument("--pairs", help="pair file: score each unique video once")
