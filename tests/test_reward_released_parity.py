@@ -181,3 +181,20 @@ def test_the_cli_scores_a_released_folder_the_same(capsys):
     without_template = [a for a in argv if a != str(FIXTURE / "template.txt") and a != "--template"]
     assert main(without_template) == 2
     assert "--template" in capsys.readouterr().err
+
+
+def test_prefetching_gives_the_same_scores(scorer):
+    scorer.batch_size = 2
+    scorer.prefetch = 0
+    inline = scorer.score(VIDEOS * 2, PROMPTS * 2)
+    assert scorer.last_timing.wait_s == pytest.approx(scorer.last_timing.prepare_s)
+    scorer.prefetch = 2
+    ahead = scorer.score(VIDEOS * 2, PROMPTS * 2)
+    assert ahead == inline
+    timing = scorer.last_timing
+    assert timing.clips == 2 * len(VIDEOS) and timing.forward_s > 0 and timing.prepare_s > 0
+    bad = scorer.score([*VIDEOS[:2], str(FIXTURE / "nope.mp4")], PROMPTS[:3], errors="report")
+    assert "nope.mp4" in bad[2]["error"]
+    for got, want in zip(bad[:2], ahead[:2]):  # other batches: float rounding only
+        assert got == pytest.approx(want, abs=1e-5)
+    scorer.prefetch = 1

@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +50,26 @@ MANIFEST = "vidalign_reward.json"
 FORMAT_VERSION = 1
 
 
+PREFETCH_BATCHES = 4
+"""Clips prepared ahead of the model, and sorted by length together, in batches."""
+
+
+@dataclass
+class ScoreTiming:
+    """Where the time of the last ``score`` call went (seconds).
+
+    ``prepare_s`` is decoding and processing summed over clips, in whichever thread ran
+    them; ``wait_s`` the time the model's thread spent waiting for prepared clips (all of
+    ``prepare_s`` without prefetching); ``forward_s`` batching and forward passes.
+    """
+
+    clips: int = 0
+    prepare_s: float = 0.0
+    wait_s: float = 0.0
+    forward_s: float = 0.0
+    wall_s: float = 0.0
+
+
 class ScoreError(VidalignError):
     """A video could not be scored; the message names the video and why."""
 
@@ -61,6 +85,7 @@ class RewardScorer:
         processor: its ``RewardProcessor`` (template, sampling contract).
         stats: ``{dim: (mean, std)}`` of raw rewards on the training videos, or None.
         batch_size: clips per forward pass.
+        prefetch: threads that decode and process clips while the model runs (0: none).
     """
 
     def __init__(
@@ -70,11 +95,14 @@ class RewardScorer:
         stats: dict[str, tuple[float, float]] | None = None,
         *,
         batch_size: int = 8,
+        prefetch: int = 1,
     ) -> None:
         self.model = model.eval()
         self.processor = processor
         self.stats = stats
         self.batch_size = batch_size
+        self.prefetch = prefetch
+        self.last_timing = ScoreTiming()
 
     @property
     def dims(self) -> list[str]:
@@ -170,26 +198,30 @@ class RewardScorer:
             for v in videos
         )
         results: list[dict[str, Any]] = [{} for _ in videos]
-        good: list[int] = []
-        clips: list[ProcessedClip] = []
+        self.last_timing = ScoreTiming()
+
+        def failed(i: int, err: VidalignError) -> None:
+            video = videos[i]
+            name = str(video) if isinstance(video, str | Path) else f"#{i}"
+            msg = f"video {i} ({name}): {err}"
+            if errors == "raise":
+                raise ScoreError(msg) from err
+            results[i] = {"error": msg}
+
         with torch.set_grad_enabled(keep_grad):
-            for i, (video, prompt) in enumerate(zip(videos, prompts)):
-                name = str(video) if isinstance(video, str | Path) else f"#{i}"
-                try:
-                    if not isinstance(prompt, str):
-                        raise ScoreError(f"prompt must be text, got {prompt!r}")
-                    self.processor.template.render(prompt)
-                    clips.append(self.prepare(video, contract=contract))
-                except VidalignError as err:
-                    msg = f"video {i} ({name}): {err}"
-                    if errors == "raise":
-                        raise ScoreError(msg) from err
-                    results[i] = {"error": msg}
-                    continue
-                good.append(i)
+            if keep_grad:
+                good, clips = [], []
+                for i, item, _ in self._prepared(videos, prompts, contract, workers=0):
+                    if isinstance(item, VidalignError):
+                        failed(i, item)
+                    else:
+                        good.append(i)
+                        clips.append(item)
+                raw = self.rewards(clips, [prompts[i] for i in good]) if good else None
+            else:
+                good, raw = self._stream_rewards(videos, prompts, contract, failed)
             if not good:
                 return results
-            raw = self.rewards(clips, [prompts[i] for i in good])
             shown = self.normalize(raw) if normalize else raw
             wt = torch.tensor([w[d] for d in self.dims], device=raw.device)
             overall = shown @ wt
@@ -202,6 +234,100 @@ class RewardScorer:
                     row[f"{d}_raw"] = raw[j, k] if keep_grad else float(raw[j, k])
                 results[i] = row
         return results
+
+    def _prepared(
+        self,
+        videos: Sequence[VideoInput],
+        prompts: Sequence[str],
+        contract: SamplingContract,
+        *,
+        workers: int,
+    ) -> Iterator[tuple[int, ProcessedClip | VidalignError, float]]:
+        """``(i, clip or error, seconds it took)`` for each video, in input order.
+
+        With ``workers`` > 0, clips are decoded and processed by that many threads ahead of
+        the caller (PyAV, PIL and torch release the GIL), at most ``PREFETCH_BATCHES``
+        batches ahead; the caller's time blocked on them is added to ``last_timing.wait_s``.
+        """
+
+        def job(i: int) -> tuple[ProcessedClip | VidalignError, float]:
+            t0 = time.perf_counter()
+            try:
+                if not isinstance(prompts[i], str):
+                    raise ScoreError(f"prompt must be text, got {prompts[i]!r}")
+                self.processor.template.render(prompts[i])
+                item: ProcessedClip | VidalignError = self.prepare(videos[i], contract=contract)
+            except VidalignError as err:
+                item = err
+            return item, time.perf_counter() - t0
+
+        timing = self.last_timing
+        if workers <= 0:
+            for i in range(len(videos)):
+                item, took = job(i)
+                timing.prepare_s += took
+                timing.wait_s += took  # nothing else runs while a clip is prepared
+                yield i, item, took
+            return
+        ahead = max(1, PREFETCH_BATCHES * self.batch_size)
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vidalign-prefetch")
+        try:
+            pending: deque[tuple[int, Future]] = deque()
+            nxt = 0
+            while nxt < len(videos) or pending:
+                while nxt < len(videos) and len(pending) < ahead:
+                    pending.append((nxt, pool.submit(job, nxt)))
+                    nxt += 1
+                i, fut = pending.popleft()
+                t0 = time.perf_counter()
+                item, took = fut.result()
+                timing.wait_s += time.perf_counter() - t0
+                timing.prepare_s += took
+                yield i, item, took
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _stream_rewards(
+        self,
+        videos: Sequence[VideoInput],
+        prompts: Sequence[str],
+        contract: SamplingContract,
+        failed: Any,
+    ) -> tuple[list[int], Tensor | None]:
+        """Raw rewards of the videos that could be prepared, forwards overlapping decoding.
+
+        Clips are taken in windows of ``PREFETCH_BATCHES`` batches and sorted by length
+        inside each window, so batches pad little. Returns ``(indices, (G, n) raw)``.
+        """
+        t_start = time.perf_counter()
+        timing = self.last_timing
+        got: dict[int, Tensor] = {}
+        window: list[tuple[int, ProcessedClip]] = []
+
+        def flush() -> None:
+            if not window:
+                return
+            t0 = time.perf_counter()
+            idx = [i for i, _ in window]
+            raw = self.rewards([c for _, c in window], [prompts[i] for i in idx])
+            for j, i in enumerate(idx):
+                got[i] = raw[j]
+            timing.forward_s += time.perf_counter() - t0
+            window.clear()
+
+        size = max(1, PREFETCH_BATCHES * self.batch_size)
+        for i, item, _ in self._prepared(videos, prompts, contract, workers=self.prefetch):
+            if isinstance(item, VidalignError):
+                failed(i, item)
+                continue
+            timing.clips += 1
+            window.append((i, item))
+            if len(window) >= size:
+                flush()
+        flush()
+        timing.wall_s = time.perf_counter() - t_start
+        good = sorted(got)
+        return good, (torch.stack([got[i] for i in good]) if good else None)
 
     @torch.no_grad()
     def fit_normalization(
