@@ -19,11 +19,14 @@ def resize_frames(frames: torch.Tensor, height: int, width: int) -> torch.Tensor
 
     Returns:
         uint8 (F, C, height, width): the bicubic, antialiased float result rounded
-        and clamped to [0, 255]. The input itself when the size already matches.
+        and clamped to [0, 255], stored channels-last (as frame images are read and
+        written). The input itself when the size already matches.
     """
     if frames.shape[-2:] == (height, width):
         return frames
-    out = torch.empty((*frames.shape[:2], height, width), dtype=torch.uint8)
+    out = torch.empty(
+        (*frames.shape[:2], height, width), dtype=torch.uint8, memory_format=torch.channels_last
+    )
     for start in range(0, frames.shape[0], _CHUNK):
         chunk = frames[start : start + _CHUNK].float()
         resized = F.interpolate(
