@@ -209,17 +209,7 @@ class RewardScorer:
             results[i] = {"error": msg}
 
         with torch.set_grad_enabled(keep_grad):
-            if keep_grad:
-                good, clips = [], []
-                for i, item, _ in self._prepared(videos, prompts, contract, workers=0):
-                    if isinstance(item, VidalignError):
-                        failed(i, item)
-                    else:
-                        good.append(i)
-                        clips.append(item)
-                raw = self.rewards(clips, [prompts[i] for i in good]) if good else None
-            else:
-                good, raw = self._stream_rewards(videos, prompts, contract, failed)
+            good, raw = self._stream_rewards(videos, prompts, contract, failed)
             if not good:
                 return results
             shown = self.normalize(raw) if normalize else raw
@@ -242,8 +232,8 @@ class RewardScorer:
         contract: SamplingContract,
         *,
         workers: int,
-    ) -> Iterator[tuple[int, ProcessedClip | VidalignError, float]]:
-        """``(i, clip or error, seconds it took)`` for each video, in input order.
+    ) -> Iterator[tuple[int, ProcessedClip | VidalignError]]:
+        """``(i, clip or error)`` for each video, in input order.
 
         With ``workers`` > 0, clips are decoded and processed by that many threads ahead of
         the caller (PyAV, PIL and torch release the GIL), at most ``PREFETCH_BATCHES``
@@ -267,7 +257,7 @@ class RewardScorer:
                 item, took = job(i)
                 timing.prepare_s += took
                 timing.wait_s += took  # nothing else runs while a clip is prepared
-                yield i, item, took
+                yield i, item
             return
         ahead = max(1, PREFETCH_BATCHES * self.batch_size)
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vidalign-prefetch")
@@ -283,7 +273,7 @@ class RewardScorer:
                 item, took = fut.result()
                 timing.wait_s += time.perf_counter() - t0
                 timing.prepare_s += took
-                yield i, item, took
+                yield i, item
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -316,7 +306,7 @@ class RewardScorer:
             window.clear()
 
         size = max(1, PREFETCH_BATCHES * self.batch_size)
-        for i, item, _ in self._prepared(videos, prompts, contract, workers=self.prefetch):
+        for i, item in self._prepared(videos, prompts, contract, workers=self.prefetch):
             if isinstance(item, VidalignError):
                 failed(i, item)
                 continue
