@@ -70,3 +70,13 @@ def test_report_tables_render_without_separator_rows():
     html = _md_to_html("| a | b |\n| --- | :---: |\n| 1 | **2** |\n\n- a finding")
     assert html.count("<tr>") == 2 and "---" not in html
     assert "<b>2</b>" in html and "<li>a finding</li>" in html
+
+
+def test_demo_never_holds_out_the_base_generators_training_prompts():
+    from vidalign.demo.config import load_demo_config
+    from vidalign.demo.pipeline import base_training_prompts
+    from vidalign.policy.synth_data import training_prompts
+
+    cfg = load_demo_config("tiny")
+    data = cfg.policy["data"]
+    assert base_training_prompts(cfg) == training_prompts(data["num_prompts"], data["seed"])

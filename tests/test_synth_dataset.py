@@ -90,3 +90,18 @@ def test_ceiling_above_chance_on_a_real_build(tmp_path):
     stats = dataset_stats(tmp_path)
     accs = np.array([wo for _, wo in stats.ceiling.values()])
     assert (accs > 0.6).all(), stats.ceiling
+
+
+def test_held_out_prompts_avoid_the_excluded_ones(tmp_path):
+    from vidalign.eval.prompt_sets import read_prompt_set
+    from vidalign.synth.prompts import general_prompts
+
+    base_training = general_prompts(40, 12)  # the held-out draw is general_prompts(5, 11 + 1)
+    kwargs = dict(num_prompts=2, pairs_per_prompt=1, seed=11, size=16, num_frames=4,
+                  eval_prompts=5, hard_prompts=1, progress=False)  # fmt: skip
+    build_dataset(tmp_path / "a", **kwargs)
+    build_dataset(tmp_path / "b", exclude_eval=base_training, **kwargs)
+    plain = read_prompt_set(tmp_path / "a" / "prompts" / "general.txt")
+    held = read_prompt_set(tmp_path / "b" / "prompts" / "general.txt")
+    assert set(plain) <= set(base_training)  # without the exclusion they would overlap
+    assert len(held) == 5 and not set(held) & set(base_training)

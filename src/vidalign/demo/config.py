@@ -64,8 +64,16 @@ class DemoConfig:
     reward: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "overrides of RewardTrainConfig"}
     )
+    base_generator: str = field(
+        default="",
+        metadata={
+            "help": "name of a generator shipped in the package (vidalign.policy.builtin) to "
+            "start from; empty: pre-train one by the policy section"
+        },
+    )
     policy: dict[str, Any] = field(
-        default_factory=dict, metadata={"help": "overrides of PretrainConfig"}
+        default_factory=dict,
+        metadata={"help": "overrides of PretrainConfig (used when base_generator is empty)"},
     )
     pairs: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "overrides of the on-policy pair builder"}

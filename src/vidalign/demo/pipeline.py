@@ -10,7 +10,8 @@ Stages (each cached under ``<out>/<stage>/``, see ``vidalign.demo.stages``):
 2. ``reward``       VideoReward (Qwen2-VL, BTT, separate tokens) on the train split, from
                     the last base-VLM stage when there is one;
 3. ``reward_eval``  its accuracy with and without ties against Random and the oracle (Table 2);
-4. ``policy``       the base generator, pre-trained on the synthetic generators' clips;
+4. ``policy``       the base generator: the shipped one named by ``base_generator``, or one
+                    pre-trained on the synthetic generators' clips by the ``policy`` section;
 5. ``pairs``        on-policy pairs: base samples scored by the reward model, VQ:MQ:TA = 1:1:1;
    ``pairs_gold``   (when the recipe lists ``gold`` methods) the same samples labelled by the
                     oracle, and the reward model's accuracy on them, per dimension;
@@ -80,6 +81,7 @@ def _dataset_stage(cfg: DemoConfig) -> Stage:
             eval_prompts=d.eval_prompts,
             hard_prompts=d.hard_prompts,
             workers=d.workers,
+            exclude_eval=base_training_prompts(cfg),
         )
         stats = dataset_stats(folder)
         return {
@@ -93,7 +95,12 @@ def _dataset_stage(cfg: DemoConfig) -> Stage:
     return Stage(
         "dataset",
         run,
-        {"dataset": vars(d), "seed": cfg.seed, "oracle": ORACLE_VERSION},
+        {
+            "dataset": vars(d),
+            "seed": cfg.seed,
+            "oracle": ORACLE_VERSION,
+            "eval_excludes": base_training_data(cfg),
+        },
         [],
         _est(cfg, "dataset"),
     )
@@ -167,11 +174,48 @@ def _reward_eval_stage(cfg: DemoConfig, out: Path) -> Stage:
                  _est(cfg, "reward_eval"))  # fmt: skip
 
 
+def _base_identity(cfg: DemoConfig) -> dict[str, Any]:
+    """What fixes the base generator: the shipped one's weights, or the pre-training recipe."""
+    if cfg.base_generator:
+        from vidalign.policy.builtin import builtin_generator, read_card
+
+        card = read_card(builtin_generator(cfg.base_generator))
+        return {"builtin": cfg.base_generator, "files": card["files"]}
+    return {"policy": cfg.policy, "seed": cfg.seed}
+
+
+def base_training_data(cfg: DemoConfig) -> dict[str, int] | None:
+    """``{"num_prompts", "seed"}`` of the demo's base generator's training prompts."""
+    from vidalign.policy.config import PretrainConfig
+
+    if cfg.base_generator:
+        from vidalign.policy.builtin import builtin_generator, read_card
+
+        return read_card(builtin_generator(cfg.base_generator))["training_data"]
+    pre = config_from_dict(PretrainConfig, {**cfg.policy, "seed": cfg.seed}, where="demo policy")
+    return {"num_prompts": pre.data.num_prompts, "seed": pre.data.seed}
+
+
+def base_training_prompts(cfg: DemoConfig) -> list[str]:
+    """The prompts the demo's base generator was trained on: never held out for evaluation."""
+    from vidalign.policy.synth_data import training_prompts
+
+    data = base_training_data(cfg)
+    return training_prompts(data["num_prompts"], data["seed"]) if data else []
+
+
 def _policy_stage(cfg: DemoConfig) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
         from vidalign.policy.config import PretrainConfig
         from vidalign.policy.pretrain import pretrain
 
+        if cfg.base_generator:
+            from vidalign.policy.builtin import builtin_generator, read_card
+
+            model_dir = builtin_generator(cfg.base_generator)
+            card = read_card(model_dir)
+            return {"model_dir": str(model_dir), "builtin": card["name"],
+                    "card_metrics": card["metrics"]}  # fmt: skip
         data = {**cfg.policy, "out_dir": str(folder / "run"), "seed": cfg.seed}
         result = pretrain(config_from_dict(PretrainConfig, data, where="demo policy"))
         tail = result.losses[-20:]
@@ -180,7 +224,7 @@ def _policy_stage(cfg: DemoConfig) -> Stage:
             "final_loss": sum(tail) / max(1, len(tail)),
         }
 
-    return Stage("policy", run, {"policy": cfg.policy, "seed": cfg.seed}, [], _est(cfg, "policy"))
+    return Stage("policy", run, _base_identity(cfg), [], _est(cfg, "policy"))
 
 
 def _split_prompts(dataset: Path, split: str = "train") -> list[str]:

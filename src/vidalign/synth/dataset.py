@@ -24,7 +24,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -215,6 +215,7 @@ def build_dataset(
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
     annotators: AnnotatorConfig | None = None,
     workers: int = 1,
+    exclude_eval: Iterable[str] = (),
     progress: bool = True,
     on_clip: Callable[[int], None] | None = None,
 ) -> DatasetSummary:
@@ -235,6 +236,8 @@ def build_dataset(
         split_fractions: train / val / test shares of the prompts.
         annotators: simulated annotator settings (defaults if None).
         workers: processes that render and judge clips in parallel.
+        exclude_eval: prompts never held out for evaluation, e.g. the base generator's
+            training prompts (the evaluation set is disjoint from every training prompt).
         progress: show a progress bar.
         on_clip: called with the clip index after each clip (for callers' own progress).
 
@@ -263,7 +266,8 @@ def build_dataset(
     (out / "prompts").mkdir(exist_ok=True)
 
     prompts = grammar.general_prompts(num_prompts, seed)
-    held_out = grammar.general_prompts(eval_prompts, seed + 1, exclude=frozenset(prompts))
+    not_held_out = frozenset(prompts) | frozenset(exclude_eval)
+    held_out = grammar.general_prompts(eval_prompts, seed + 1, exclude=not_held_out)
     hard = grammar.hard_prompts(hard_prompts, seed)
     splits = split_prompts(prompts, settings.split_fractions, seed)
 
