@@ -7,7 +7,6 @@ difference ``MOS_A - MOS_B``) against the simulated annotators' labels.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,9 +135,3 @@ def print_stats(stats: DatasetStats, console: Console | None = None, title: str 
         w, wo = stats.ceiling.get(dim, (float("nan"), float("nan")))
         dims.add_row(dim, f"{rate:.1%}", f"{w:.1%}", f"{wo:.1%}")
     console.print(dims)
-
-
-def world_settings(folder: str | Path) -> dict:
-    """The ``world.json`` of a dataset folder, or an empty dict."""
-    path = Path(folder) / "world.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
