@@ -6,15 +6,11 @@ import shutil
 
 import pytest
 
-from vidalign.cli.reward_eval import (
-    RewardEvalConfig,
-    add_eval_parser,
-    config_from_args,
-    run_reward_eval,
-)
+from vidalign.cli.reward_eval import add_eval_parser, config_from_args
 from vidalign.config import ConfigError, parse_weights
 from vidalign.data import PreferencePair, save_pairs
 from vidalign.eval.baselines import OracleScorer
+from vidalign.eval.reward_eval_run import RewardEvalConfig, run_reward_eval
 from vidalign.eval.score_cache import ScoringError
 from vidalign.eval.scorer import EvalError
 from vidalign.synth.degrade import render_with_failures

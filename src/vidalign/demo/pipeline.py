@@ -157,7 +157,7 @@ def _reward_stage(cfg: DemoConfig, out: Path) -> Stage:
 
 def _reward_eval_stage(cfg: DemoConfig, out: Path) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
-        from vidalign.cli.reward_eval import RewardEvalConfig, run_reward_eval
+        from vidalign.eval.reward_eval_run import RewardEvalConfig, run_reward_eval
         from vidalign.eval.reward_report import accuracy_table
 
         result = run_reward_eval(

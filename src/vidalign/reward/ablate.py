@@ -196,11 +196,11 @@ def _score(scorer: Any, scorer_id: str, pairs: Sequence[Any], cache: Path, cfg: 
 def _baselines(
     cfg: RewardAblateConfig, pairs: Sequence[Any], dims: list[str], out: Path
 ) -> dict[str, RewardEvalResult]:
-    from vidalign.cli.reward_eval import _oracle_unavailable
     from vidalign.eval.baselines import OracleScorer, RandomScorer
+    from vidalign.eval.reward_eval_run import oracle_unavailable
 
     rows: dict[str, Any] = {RANDOM_ROW: RandomScorer(dims, seed=cfg.random_seed)}
-    if cfg.oracle and _oracle_unavailable(list(pairs), dims) is None:
+    if cfg.oracle and oracle_unavailable(list(pairs), dims) is None:
         rows[ORACLE_ROW] = OracleScorer(dims)
     results = {}
     for name, scorer in rows.items():
@@ -218,7 +218,7 @@ def _train_and_eval(
     dims: list[str],
     out: Path,
 ) -> VariantRun:
-    from vidalign.cli.reward_eval import folder_fingerprint
+    from vidalign.eval.score_cache import folder_fingerprint
     from vidalign.reward import RewardScorer
     from vidalign.reward.trainer import train_reward
 
