@@ -32,6 +32,7 @@ import yaml
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
+from vidalign.atomic import atomic_file
 from vidalign.checkpoint import (
     check_complete,
     complete_checkpoints,
@@ -375,9 +376,10 @@ def start_run(
         if resume and latest is None:
             print(f"vidalign: no checkpoint under {run_dir / 'checkpoints'}; starting at step 0")
         run_dir.mkdir(parents=True, exist_ok=True)
-        tmp = run_dir / f"config.yaml.tmp-{os.getpid()}"
-        save_config(cfg, tmp)
-        tmp.replace(run_dir / "config.yaml")  # processes that compare read a whole file
+        with atomic_file(
+            run_dir / "config.yaml"
+        ) as tmp:  # processes that compare read a whole file
+            save_config(cfg, tmp)
     return latest
 
 

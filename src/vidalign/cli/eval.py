@@ -21,12 +21,9 @@ from typing import Any
 
 
 def _write_json(path: str | Path, data: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    from vidalign.atomic import write_text_atomic
+
+    return write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def handle_winrate(args: argparse.Namespace) -> int:

@@ -28,10 +28,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from vidalign.atomic import atomic_file
 from vidalign.cli.recipe import add_recipe_arguments
 from vidalign.config import describe_config, load_config, parse_weights
 from vidalign.errors import VidalignError
@@ -187,12 +187,10 @@ def _score_pairs(args: argparse.Namespace, kw: dict[str, Any]) -> int:
     out_path = Path(args.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fields = ["video", "prompt", *scorer.dims, "Overall", *[f"{d}_raw" for d in scorer.dims]]
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_file(out_path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
-    os.replace(tmp, out_path)
     print(f"scored {len(rows)} unique videos of {len(pairs)} pairs -> {out_path}")
     if skipped:
         sk = out_path.with_name(out_path.stem + ".skipped.csv")

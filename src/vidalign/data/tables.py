@@ -24,8 +24,8 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vidalign.atomic import atomic_file
 from vidalign.data.errors import PairDataError, RowIssue, file_error
-from vidalign.video.atomic import atomic_file
 
 Format = Literal["csv", "jsonl", "parquet"]
 ColumnType = Literal["str", "float", "int"]

@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -40,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidalign.atomic import write_text_atomic
 from vidalign.eval.scorer import OVERALL, EvalError, Scorer
 
 HACKING_FILE = "hacking.jsonl"
@@ -215,11 +215,7 @@ class HackingMonitor:
         return out
 
     def _rewrite(self) -> None:
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            for r in self.history:
-                fh.write(json.dumps(asdict(r)) + "\n")
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, "".join(json.dumps(asdict(r)) + "\n" for r in self.history))
 
     # -- evaluation --------------------------------------------------------------------
     def should_evaluate(self, step: int) -> bool:

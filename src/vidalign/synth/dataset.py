@@ -34,6 +34,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from vidalign import DEFAULT_DIMS
+from vidalign.atomic import write_text_atomic
 from vidalign.data import OVERALL, PreferencePair, save_pairs
 from vidalign.synth import prompts as grammar
 from vidalign.synth.annotators import AnnotatorConfig, annotate
@@ -176,9 +177,7 @@ def _run_all(
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 def _clips_csv(jobs: list[ClipJob], scores: dict[int, dict[str, float]], out_dir: Path) -> str:

@@ -11,7 +11,7 @@ import av
 import numpy as np
 import torch
 
-from vidalign.video.atomic import atomic_file
+from vidalign.atomic import atomic_file
 from vidalign.video.errors import VideoError
 
 PixFmt = Literal["auto", "yuv420p", "yuv444p"]

@@ -1,4 +1,8 @@
-"""Write a single file atomically: into a temporary sibling, then rename into place."""
+"""Write a single file atomically: into a temporary sibling, then rename into place.
+
+The one helper for files; folders (checkpoints, model folders) use
+``vidalign.checkpoint.atomic_dir``.
+"""
 
 from __future__ import annotations
 
@@ -24,3 +28,10 @@ def atomic_file(final: str | Path) -> Iterator[Path]:
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(final: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``final`` atomically; returns ``final`` as a Path."""
+    with atomic_file(final) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(final)
