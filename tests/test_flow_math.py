@@ -108,3 +108,16 @@ def test_flow_matching_loss_per_sample():
     pred = torch.tensor([[1.0, 1.0], [0.0, 2.0]])
     target = torch.tensor([[0.0, 1.0], [0.0, 0.0]])
     assert torch.allclose(flow_matching_loss(pred, target), torch.tensor([0.5, 2.0]))
+
+
+def test_flow_matching_loss_weights_each_element_before_the_mean():
+    import torch
+
+    from vidalign.flow import flow_matching_loss
+
+    v_pred = torch.tensor([[1.0, 2.0], [3.0, 0.0]])
+    v = torch.zeros(2, 2)
+    weight = torch.tensor([[2.0, 1.0], [1.0, 1.0]])
+    # by hand: (2·1 + 1·4) / 2 = 3 and (9 + 0) / 2 = 4.5; unweighted 2.5 and 4.5
+    assert flow_matching_loss(v_pred, v, weight).tolist() == [3.0, 4.5]
+    assert flow_matching_loss(v_pred, v).tolist() == [2.5, 4.5]

@@ -24,16 +24,10 @@ __all__ = [
     "flow_dpo_loss",
     "flow_matching_loss",
     "flow_rwr_loss",
-    "per_sample_sq_err",
     "rwr_weights",
 ]
 
 BetaSchedule = Literal["constant", "one_minus_t_sq"]
-
-
-def per_sample_sq_err(pred: Tensor, target: Tensor) -> Tensor:
-    """``‖target − pred‖²`` averaged over all but the batch dimension. Returns ``(B,)``."""
-    return (target - pred).pow(2).flatten(1).mean(dim=1)
 
 
 def dpo_beta(beta: float, t: Tensor, schedule: BetaSchedule = "constant") -> Tensor:
@@ -104,9 +98,9 @@ def flow_dpo_loss(
     """
     if sft_weight < 0:
         raise ValueError(f"sft_weight must be >= 0, got {sft_weight}")
-    w_err = per_sample_sq_err(pred_w, target_w)
-    w_diff = w_err - per_sample_sq_err(ref_w, target_w)
-    l_diff = per_sample_sq_err(pred_l, target_l) - per_sample_sq_err(ref_l, target_l)
+    w_err = flow_matching_loss(pred_w, target_w)
+    w_diff = w_err - flow_matching_loss(ref_w, target_w)
+    l_diff = flow_matching_loss(pred_l, target_l) - flow_matching_loss(ref_l, target_l)
     margin = -0.5 * beta_t * (w_diff - l_diff)
     loss = -F.logsigmoid(margin)
     if sft_weight > 0:
@@ -157,4 +151,4 @@ def flow_rwr_loss(v_pred: Tensor, v_target: Tensor, weights: Tensor) -> Tensor:
 
     ``weights`` come from ``rwr_weights`` and carry no gradient.
     """
-    return weights.detach() * per_sample_sq_err(v_pred, v_target)
+    return weights.detach() * flow_matching_loss(v_pred, v_target)

@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vidalign.config import check_config
-from vidalign.flow import sample_path, sample_time
+from vidalign.flow import flow_matching_loss, sample_path, sample_time
 from vidalign.policy.adapter import SamplingDefaults, WanAdapter
 from vidalign.policy.config import PretrainConfig
 from vidalign.policy.errors import GeneratorError
@@ -143,10 +143,9 @@ def pretrain(
         strength = object_weight_strength(
             step, cfg.steps, cfg.object_weight, cfg.object_weight_until
         )
-        error = (v_hat.float() - path.v.float()).pow(2)  # x0_hat - x0 = -t·(v_hat - v)
-        if strength > 0:
-            error = object_weights(x0, strength) * error  # per pixel: the same in either space
-        per_sample = error.flatten(1).mean(dim=1)
+        # object weights are per pixel: the same in either space (x0_hat - x0 = -t·(v_hat - v))
+        weight = object_weights(x0, strength) if strength > 0 else None
+        per_sample = flow_matching_loss(v_hat, path.v, weight)
         if cfg.loss_space == "sample":  # ‖x0 - x0_hat‖² = t²·‖v - v_hat‖²
             per_sample = per_sample * path.t.to(per_sample.dtype) ** 2
         loss = per_sample.mean()
