@@ -113,3 +113,43 @@ def test_resume_passes_over_a_truncated_checkpoint_and_repeats_the_run_exactly(t
     assert f"resumed from {tmp_path / 'checkpoints' / 'step-3'}" in out
     again = load_file(str(weights))
     assert all(torch.equal(again[k], uninterrupted[k]) for k in uninterrupted)
+
+
+@pytest.mark.slow
+def test_a_process_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
+    """A real `vidalign policy pretrain` process, SIGKILLed mid-run, then resumed: the final
+    weights equal an uninterrupted run's bit for bit (under the cosine schedule)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["policy", "pretrain", "--config", str(TINY), "steps=60", "save_every=4", "keep=2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "vidalign.cli.main", *args]
+
+    def weights(run):
+        path = run / "model" / "transformer" / "diffusion_pytorch_model.safetensors"
+        return load_file(str(path))
+
+    full = tmp_path / "full"
+    subprocess.run([*cmd, f"out_dir={full}"], env=env, check=True, capture_output=True)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*cmd, f"out_dir={killed}"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (killed / "checkpoints" / "step-8" / "COMPLETE").is_file():
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "no checkpoint within 120 s"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "model").exists(), "killed too late: the run had finished"
+    done = subprocess.run([*cmd, f"out_dir={killed}", "--resume"], env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "resumed from" in done.stdout + done.stderr
+    a, b = weights(full), weights(killed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
