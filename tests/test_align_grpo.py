@@ -229,7 +229,6 @@ def test_grpo_cli_runs_the_synth_recipe_with_the_oracle_gold_control(data, tmp_p
     assert json.loads((tmp_path / "rewards.json").read_text())["dims"] == ["VQ", "MQ", "TA"]
 
 
-@pytest.mark.slow
 def test_the_wan_recipe_runs_on_a_tiny_wan_folder(tmp_path):
     from vidalign.policy.tiny import save_tiny_wan_folder
 
