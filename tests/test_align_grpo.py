@@ -279,3 +279,54 @@ def test_two_processes_match_one(data, tmp_path):
     diff = torch.cat([(a[k] - b[k]).abs().flatten() for k in a])
     assert (diff > 1e-5).float().mean() < 1e-2
     assert diff.max() <= 2 * 2 * 1e-3 + 1e-6
+
+
+class MeanPixel:
+    """A stand-in judge for the monitor: the mean pixel value on every dimension."""
+
+    dims = ("VQ", "MQ", "TA")
+
+    def __init__(self):
+        self.calls = 0
+
+    def score(self, videos, prompts, *, normalize=True, weights=None):
+        self.calls += 1
+        m = [float(torch.as_tensor(v).float().mean()) / 255 for v in videos]
+        return [{"VQ": x, "MQ": x, "TA": x, "Overall": 3 * x} for x in m]
+
+
+def test_the_hacking_monitor_samples_the_policy_every_n_steps(data, tmp_path, monkeypatch):
+    from vidalign.eval import judges
+
+    made = {"proxy": MeanPixel(), "gold": MeanPixel()}
+    monkeypatch.setattr(
+        judges, "load_judge", lambda spec, **kw: judges.Judge(made[spec], spec, spec)
+    )
+    cfg = cfg_for(data, tmp_path, "steps=2", "monitor.every=1", "monitor.proxy=proxy",
+                  "monitor.gold=gold", "monitor.num_prompts=2", "monitor.sample_steps=2")  # fmt: skip
+    train_grpo(cfg, progress_bar=False)
+    records = [json.loads(line) for line in (tmp_path / "hacking.jsonl").open()]
+    assert [r["step"] for r in records] == [0, 1, 2]
+    assert made["proxy"].calls == made["gold"].calls == 3
+
+
+def test_a_reward_model_folder_and_a_second_source_score_side_by_side(data, tmp_path):
+    from vidalign.reward.builder import build_tiny
+    from vidalign.reward.processing import SamplingContract
+    from vidalign.reward.scorer import RewardScorer
+    from vidalign.reward.template import RewardTemplate
+    from vidalign.reward.tiny import TinyQwen2VLSpec
+
+    dims = ("VQ", "MQ", "TA")
+    model, rp = build_tiny(
+        dims=dims, spec=TinyQwen2VLSpec(), contract=SamplingContract(fps=None, num_frames=4),
+        template=RewardTemplate.builtin("default", dims), corpus=list(general_prompts(4, 0)),
+    )  # fmt: skip
+    rm = RewardScorer(model, rp, batch_size=4).save_pretrained(tmp_path / "rm")
+    cfg = cfg_for(data, tmp_path / "run", "steps=1", f"reward.sources=[{rm}, brightness]",
+                  "reward.weights={VQ@0: 0, MQ@0: 0, TA@0: 1, brightness@1: 2}",
+                  "reward.combine=rewards")  # fmt: skip
+    row = train_grpo(cfg, progress_bar=False).history[0]
+    assert row["reward"] == pytest.approx(row["reward_TA@0"] + 2 * row["reward_brightness@1"])
+    saved = json.loads((tmp_path / "run" / "rewards.json").read_text())
+    assert saved["combine"] == "rewards" and saved["weights"]["brightness@1"] == 2
