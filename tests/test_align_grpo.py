@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from align_testdata import save_tiny_generator
-from vidalign.align.grpo import GRPOError, train_grpo
+from vidalign.align.grpo import GRPOError, train_grpo, train_steps
 from vidalign.align.grpo_config import GRPOConfig
 from vidalign.align.grpo_losses import (
     clipped_policy_loss,
@@ -20,7 +20,7 @@ from vidalign.align.grpo_losses import (
     group_normalise,
     step_kl,
 )
-from vidalign.align.grpo_rewards import OracleReward, RewardError, build_rewards
+from vidalign.align.grpo_rewards import CombinedRewards, OracleReward, RewardError, build_rewards
 from vidalign.cli.main import main
 from vidalign.config import load_config
 from vidalign.flow import euler_sample, time_grid
@@ -130,6 +130,13 @@ def test_the_advantages_and_the_clip_match_hand_worked_values():
     ).tolist() == pytest.approx([0.08, 0.08])
 
 
+def test_the_trained_timesteps_are_a_seeded_fraction_of_the_sde_steps():
+    picked = train_steps(0, 5, 10, 0.6)
+    assert len(picked) == 6 == len(set(picked)) and picked == sorted(picked)
+    assert all(0 <= k < 10 for k in picked) and picked == train_steps(0, 5, 10, 0.6)
+    assert train_steps(0, 6, 10, 0.6) != picked and train_steps(0, 0, 4, 0.01) != []
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("grpo")
@@ -172,6 +179,11 @@ def test_the_ratio_is_exactly_one_at_the_first_update(data, tmp_path, precision,
     assert res.history[0]["ratio"] != 1.0 and res.history[0]["kl"] > 0.0
 
 
+def test_training_on_the_guided_velocity_keeps_the_ratio_at_one(data, tmp_path):
+    res = train_grpo(cfg_for(data, tmp_path, "steps=1", "cfg=2.5", "beta=0.1"), progress_bar=False)
+    assert res.history[0]["ratio_first_dev"] == 0.0 and math.isfinite(res.history[0]["loss"])
+
+
 @pytest.mark.parametrize("sign", [1, -1])
 def test_a_toy_reward_rises_and_the_lora_changes(data, tmp_path, sign):
     # brightness with weight +1 or -1: the weighted reward rises both ways, so the policy
@@ -208,6 +220,19 @@ def test_rewards_fail_loudly_and_the_oracle_is_only_a_gold_control(data, tmp_pat
     clips = torch.zeros(1, 4, 3, 16, 16, dtype=torch.uint8)
     with pytest.raises(RewardError, match=r"step 0, prompt #0, sample 1 \(prompt 'not a prompt"):
         OracleReward()(clips, ["not a prompt of the grammar"], ["step 0, prompt #0, sample 1"])
+
+    class Broken:
+        dims = ("a", "b")
+
+        def __call__(self, clips, prompts, names):
+            return torch.tensor([[0.5, float("nan")]])
+
+    with pytest.raises(RewardError, match=r"step 3, prompt #1, sample 0 .*reward b@1 is nan"):
+        CombinedRewards([OracleReward(["VQ"]), Broken()])(
+            torch.zeros(1, 4, 3, 16, 16, dtype=torch.uint8),
+            [general_prompts(1, 0)[0]],
+            ["step 3, prompt #1, sample 0"],
+        )
     with pytest.raises(GRPOError, match="no reward given"):
         train_grpo(cfg_for(data, tmp_path / "r", "reward.sources=[]"), progress_bar=False)
     with pytest.raises(RewardError, match=r"unknown \['VQ'\]"):

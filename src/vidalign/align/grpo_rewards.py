@@ -124,7 +124,18 @@ class CombinedRewards:
         self.dims = [f"{d}@{i}" if many else d for i, s in enumerate(self.sources) for d in s.dims]
 
     def __call__(self, clips: Tensor, prompts: Sequence[str], names: Sequence[str]) -> Tensor:
-        return torch.cat([s(clips, prompts, names) for s in self.sources], dim=1)
+        """(B, D) float32: each source's columns in turn, checked for shape and finiteness."""
+        _check(clips, prompts, names)
+        parts = []
+        for source in self.sources:
+            r = torch.as_tensor(source(clips, prompts, names)).float().cpu()
+            if r.shape != (clips.shape[0], len(source.dims)):
+                raise RewardError(
+                    f"{type(source).__name__} returned rewards of shape {tuple(r.shape)} for "
+                    f"{clips.shape[0]} clips and dims {list(source.dims)}"
+                )
+            parts.append(r)
+        return _finite(torch.cat(parts, dim=1), self.dims, prompts, names)
 
 
 def build_rewards(
