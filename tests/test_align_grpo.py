@@ -237,6 +237,8 @@ def test_rewards_fail_loudly_and_the_oracle_is_only_a_gold_control(data, tmp_pat
         train_grpo(cfg_for(data, tmp_path / "r", "reward.sources=[]"), progress_bar=False)
     with pytest.raises(RewardError, match=r"unknown \['VQ'\]"):
         train_grpo(cfg_for(data, tmp_path / "w", "reward.weights={VQ: 1}"), progress_bar=False)
+    with pytest.raises(GRPOError, match=r"lora\.dropout must be 0"):
+        train_grpo(cfg_for(data, tmp_path / "d", "lora.dropout=0.1"), progress_bar=False)
     with pytest.raises(GRPOError, match="sde_window"):
         train_grpo(cfg_for(data, tmp_path / "s", "sde_window=2", "sde_window_start=2"),
                    progress_bar=False)  # fmt: skip

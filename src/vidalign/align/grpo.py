@@ -143,6 +143,11 @@ def train_grpo(
         raise GRPOError(
             f"prompts_per_step {cfg.prompts_per_step} does not divide by {world} processes"
         )
+    if cfg.lora.dropout > 0:
+        raise GRPOError(
+            "lora.dropout must be 0 for GRPO: dropout draws another policy in the update than "
+            "in the rollout, so the importance ratio would not start at 1"
+        )
     if not cfg.policy:
         raise GRPOError("no base generator given: set policy=FOLDER")
     if not cfg.prompts:

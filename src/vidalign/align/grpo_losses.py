@@ -82,7 +82,10 @@ def clipped_policy_loss(
 
 def step_kl(mean: Tensor, mean_ref: Tensor, std: Tensor) -> Tensor:
     """KL between N(mean, std²) and N(mean_ref, std²) per element, ‖μ − μ_ref‖² / (2 std²),
-    averaged over all but the batch axis: (B,). ``std``: scalar or (B,)."""
+    averaged over all but the batch axis: (B,). ``std``: scalar or (B,).
+
+    Both means come from the same x_t, so μ − μ_ref = dt·(1 + σ_t²(1 − t)/(2t))·(v − v_ref):
+    a velocity-space squared error weighted per timestep."""
     d = (mean.float() - mean_ref.float()).pow(2).flatten(1).mean(dim=1)
     s = torch.as_tensor(std, dtype=torch.float32, device=d.device)
     return d / (2 * s.pow(2))
