@@ -254,6 +254,10 @@ def test_grpo_cli_runs_the_synth_recipe_with_the_oracle_gold_control(data, tmp_p
     assert "saved the LoRA" in capsys.readouterr().out
     assert (tmp_path / "lora" / LORA_WEIGHT_NAME).is_file()
     assert json.loads((tmp_path / "rewards.json").read_text())["dims"] == ["VQ", "MQ", "TA"]
+    assert main(argv) == 2  # the folder holds a run
+    assert "already holds a run" in capsys.readouterr().err
+    assert main([*argv, "steps=2", "--resume"]) == 0
+    assert "(step 2" in capsys.readouterr().out
 
 
 def test_the_wan_recipe_runs_on_a_tiny_wan_folder(tmp_path):
