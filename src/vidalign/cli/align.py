@@ -1,4 +1,5 @@
-"""``vidalign align``: on-policy pairs, Flow-DPO / Flow-RWR / SFT training, LoRA merging."""
+"""``vidalign align``: on-policy pairs, Flow-DPO / Flow-RWR / SFT training, online Flow-GRPO,
+LoRA merging."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from vidalign.config import describe_config
 
 def register(subparsers) -> None:
     from vidalign.align.config import AlignConfig
+    from vidalign.align.grpo_config import GRPOConfig
 
-    group = subparsers.add_parser("align", help="align a generator: make-pairs, train, merge")
+    group = subparsers.add_parser("align", help="align a generator: make-pairs, train, grpo, merge")
     sub = group.add_subparsers(dest="align_command", metavar="COMMAND", required=True)
 
     m = sub.add_parser(
@@ -57,6 +59,18 @@ def register(subparsers) -> None:
     add_recipe_arguments(t, "configs/align/")
     t.add_argument("--merge", action="store_true", help="also write OUT/model, LoRA merged")
     t.set_defaults(func=run_train)
+
+    r = sub.add_parser(
+        "grpo",
+        help="train a LoRA online with Flow-GRPO on reward-model scores",
+        description="Sample G videos per prompt with the SDE sampler, score them, normalise the "
+        "rewards within each prompt's group and take PPO-clipped steps with a KL to the base. "
+        "Overrides are key=value, e.g. group_size=8 reward.sources=[runs/rm] beta=0.04.\n\n"
+        "Fields:\n" + describe_config(GRPOConfig),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_recipe_arguments(r, "configs/align/")
+    r.set_defaults(func=run_grpo)
 
     g = sub.add_parser(
         "merge",
@@ -119,6 +133,19 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"saved the LoRA to {result.lora_dir} (step {result.step}{'; ' if shown else ''}{shown})")
     if result.model_dir is not None:
         print(f"saved the merged generator to {result.model_dir}")
+    return 0
+
+
+def run_grpo(args: argparse.Namespace) -> int:
+    from vidalign.align.grpo import train_grpo
+    from vidalign.align.grpo_config import GRPOConfig
+    from vidalign.config import load_config
+
+    cfg = load_config(GRPOConfig, args.config, list(args.overrides))
+    result = train_grpo(cfg, resume=args.resume)
+    last = result.history[-1] if result.history else {}
+    shown = ", ".join(f"{k} {last[k]:.4f}" for k in ("reward", "kl") if k in last)
+    print(f"saved the LoRA to {result.lora_dir} (step {result.step}{'; ' if shown else ''}{shown})")
     return 0
 
 

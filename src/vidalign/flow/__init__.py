@@ -1,4 +1,4 @@
-"""Rectified-flow maths: the interpolation path, time sampling, the Euler sampler and CFG.
+"""Rectified-flow maths: the interpolation path, time sampling, the Euler and SDE samplers, CFG.
 
 Convention (REFERENCE.md §4): ``x_t = (1 - t)·x0 + t·noise``, ``t = 0`` is data and ``t = 1``
 noise, the target velocity is ``v = noise - x0`` and sampling integrates from ``t = 1`` to ``0``.
@@ -16,6 +16,7 @@ from vidalign.flow.path import (
     target_velocity,
     x0_from_velocity,
 )
+from vidalign.flow.sde import SDEStep, gaussian_log_prob, sde_sample
 from vidalign.flow.solver import VelocityFn, euler_sample
 from vidalign.flow.timesteps import (
     TimeSampling,
@@ -28,17 +29,20 @@ from vidalign.flow.timesteps import (
 
 __all__ = [
     "PathSample",
+    "SDEStep",
     "TimeSampling",
     "VelocityFn",
     "classifier_free_guidance",
     "euler_sample",
     "flow_matching_loss",
+    "gaussian_log_prob",
     "interpolate",
     "noise_from_velocity",
     "sample_logit_normal",
     "sample_path",
     "sample_time",
     "sample_uniform",
+    "sde_sample",
     "shift_time",
     "target_velocity",
     "time_grid",
