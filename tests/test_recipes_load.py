@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from vidalign.align.config import AlignConfig
+from vidalign.align.grpo_config import GRPOConfig
 from vidalign.config import load_config
 from vidalign.demo.config import load_demo_config
 from vidalign.guidance.config import AblateConfig, LatentRMConfig
@@ -18,9 +19,11 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 CLASS_OF = {
     "align/synth_dpo.yaml": AlignConfig,
     "align/synth_dpo_beta_t.yaml": AlignConfig,
+    "align/synth_grpo.yaml": GRPOConfig,
     "align/synth_rwr.yaml": AlignConfig,
     "align/synth_sft.yaml": AlignConfig,
     "align/wan21_1.3b_dpo_lora.yaml": AlignConfig,
+    "align/wan21_1.3b_grpo_lora.yaml": GRPOConfig,
     "guidance/synth_ablate.yaml": AblateConfig,
     "guidance/synth_latent_rm.yaml": LatentRMConfig,
     "guidance/tiny.yaml": LatentRMConfig,
