@@ -13,7 +13,13 @@ from vidalign.demo.stages import MARKER
 def test_tiny_demo_runs_every_stage_then_reuses_them(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--scale", "tiny", "--out", str(out)]) == 0
-    arms = [*ALIGN_METHODS, "gold_dpo", "gold_rwr"]  # the tiny recipe's gold: [dpo, rwr]
+    arms = [
+        *ALIGN_METHODS,
+        "grpo",
+        "gold_dpo",
+        "gold_rwr",
+        "gold_grpo",
+    ]  # tiny gold: dpo, rwr, grpo
     stages = ["dataset", "vlm", "vlm_align", "reward", "reward_eval", "policy", "pairs",
               "pairs_gold", *(f"align_{m}" for m in arms), "latent_rm", "evaluate"]  # fmt: skip
     for name in stages:
@@ -26,6 +32,7 @@ def test_tiny_demo_runs_every_stage_then_reuses_them(tmp_path, capsys):
     first = md.split("## ")[2]  # after the Setting: the oracle's verdict on every arm
     assert first.startswith("What each arm does to the base model")
     assert "Flow-DPO (constant β), oracle labels" in first and "gap closed" in first
+    assert "Flow-GRPO, oracle reward" in first and "| Flow-GRPO |" in first
     assert "Reward accuracy on the on-policy pairs" in md
     gold = json.loads((out / "pairs_gold" / MARKER).read_text())["summary"]
     assert set(gold["proxy_accuracy"]) == {"VQ", "MQ", "TA", "Overall"}

@@ -75,6 +75,14 @@ class DemoConfig:
         default_factory=dict,
         metadata={"help": "overrides of PretrainConfig (used when base_generator is empty)"},
     )
+    grpo: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "overrides of GRPOConfig for an online Flow-GRPO arm on the pairs stage's "
+            "prompts, rewarded by the reward model (list grpo in gold for its oracle twin); "
+            "empty: no GRPO arm"
+        },
+    )
     pairs: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "overrides of the on-policy pair builder"}
     )

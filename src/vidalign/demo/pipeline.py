@@ -16,8 +16,11 @@ Stages (each cached under ``<out>/<stage>/``, see ``vidalign.demo.stages``):
    ``pairs_gold``   (when the recipe lists ``gold`` methods) the same samples labelled by the
                     oracle, and the reward model's accuracy on them, per dimension;
 6. ``align_*``      SFT, Flow-RWR, Flow-DPO (β_t) and Flow-DPO (constant β), each a LoRA;
-   ``align_gold_*`` the ``gold`` methods again on the oracle's labels: the control arm that
-                    says what the alignment itself does when the reward is perfect;
+   ``align_grpo``   (with a ``grpo`` section) online Flow-GRPO on the same prompts, rewarded
+                    by the reward model;
+   ``align_gold_*`` the ``gold`` methods again on the oracle's labels (GRPO: the oracle as
+                    its reward): the control arm that says what the alignment itself does
+                    when the reward is perfect;
 7. ``latent_rm``    the noise-aware latent reward model of Flow-NRG, on the same pairs;
 8. ``evaluate``     samples of every method on the general and hard prompt sets, win rates
                     against the base model judged by the reward model and by the oracle,
@@ -45,6 +48,7 @@ METHOD_LABELS = {
     "rwr": "Flow-RWR",
     "dpo_beta_t": "Flow-DPO (β_t)",
     "dpo": "Flow-DPO (constant β)",
+    "grpo": "Flow-GRPO",
     "nrg": "Flow-NRG",
     "clean": "clean renderer",
 }
@@ -54,13 +58,16 @@ GOLD_PREFIX = "gold_"
 def method_label(method: str) -> str:
     """Display name of a demo method; ``gold_<m>`` is ``<m>`` trained on the oracle's labels."""
     if method.startswith(GOLD_PREFIX):
-        return f"{METHOD_LABELS[method[len(GOLD_PREFIX) :]]}, oracle labels"
+        base = method[len(GOLD_PREFIX) :]
+        what = "oracle reward" if base == "grpo" else "oracle labels"
+        return f"{METHOD_LABELS[base]}, {what}"
     return METHOD_LABELS.get(method, method.capitalize())
 
 
 def align_arms(cfg: DemoConfig) -> list[str]:
-    """Every LoRA arm of the demo: the align methods, then their gold-label twins."""
-    return [*ALIGN_METHODS, *(GOLD_PREFIX + m for m in cfg.gold)]
+    """Every LoRA arm of the demo: the align methods, GRPO, then their gold-label twins."""
+    online = ["grpo"] if cfg.grpo else []
+    return [*ALIGN_METHODS, *online, *(GOLD_PREFIX + m for m in cfg.gold)]
 
 
 def _dataset_stage(cfg: DemoConfig) -> Stage:
@@ -337,6 +344,56 @@ def _align_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
                  ["policy", pairs_stage, "reward"], _est(cfg, f"align_{arm}"))  # fmt: skip
 
 
+def _grpo_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
+    """Online Flow-GRPO on the pairs stage's prompts; the gold twin's reward is the oracle."""
+    gold = arm.startswith(GOLD_PREFIX)
+    n_prompts = cfg.pairs.get("prompts")
+
+    def run(folder: Path) -> dict[str, Any]:
+        from vidalign.align.grpo import train_grpo
+        from vidalign.align.grpo_config import GRPOConfig
+
+        prompts = _split_prompts(out / "dataset")[:n_prompts]
+        prompt_file = folder / "prompts.txt"
+        prompt_file.write_text("\n".join(prompts) + "\n")
+        reward_dir = stage_summary(out, "reward")["model_dir"]
+        reward = {**cfg.grpo.get("reward", {}), "sources": ["oracle" if gold else reward_dir]}
+        data = {
+            **cfg.grpo,
+            "policy": stage_summary(out, "policy")["model_dir"],
+            "prompts": str(prompt_file),
+            "out_dir": str(folder / "run"),
+            "seed": cfg.seed,
+            "gold_control": gold,
+            "reward": reward,
+        }
+        if cfg.grpo.get("monitor", {}).get("every", 0) > 0:
+            data["monitor"] = {**cfg.grpo["monitor"], "proxy": reward_dir}
+        result = train_grpo(config_from_dict(GRPOConfig, data, where=f"demo grpo ({arm})"))
+        hist = result.history
+        first, last = hist[: max(1, len(hist) // 5)], hist[-max(1, len(hist) // 5) :]
+
+        def mean(rows: list[dict[str, float]], key: str) -> float | None:
+            vals = [r[key] for r in rows if key in r]
+            return sum(vals) / len(vals) if vals else None
+
+        return {
+            "lora_dir": str(result.lora_dir),
+            "steps": result.step,
+            "loss_first": mean(first, "loss"),
+            "loss_last": mean(last, "loss"),
+            "acc_first": None,
+            "acc_last": None,
+            "reward_first": mean(first, "reward"),
+            "reward_last": mean(last, "reward"),
+        }
+
+    settings = {"grpo": cfg.grpo, "seed": cfg.seed, "prompts": n_prompts, "gold": gold,
+                "oracle": ORACLE_VERSION if gold else None}  # fmt: skip
+    return Stage(f"align_{arm}", run, settings, ["dataset", "policy", "reward"],
+                 _est(cfg, f"align_{arm}"))  # fmt: skip
+
+
 def _latent_rm_stage(cfg: DemoConfig, out: Path) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
         from vidalign.guidance.config import LatentRMConfig
@@ -379,9 +436,10 @@ def build_stages(cfg: DemoConfig, out: Path) -> list[Stage]:
     missing = [m for m in ALIGN_METHODS if m not in cfg.align]
     if missing:
         raise ValueError(f"demo recipe: align section lacks {missing}")
-    unknown = [m for m in cfg.gold if m not in ALIGN_METHODS]
+    known = [*ALIGN_METHODS, *(["grpo"] if cfg.grpo else [])]
+    unknown = [m for m in cfg.gold if m not in known]
     if unknown:
-        raise ValueError(f"demo recipe: gold lists {unknown}; choose from {list(ALIGN_METHODS)}")
+        raise ValueError(f"demo recipe: gold lists {unknown}; choose from {known}")
     stages = [
         _dataset_stage(cfg),
         *(_vlm_stage(cfg, out, n) for n in ("vlm", "vlm_align") if getattr(cfg, n)),
@@ -390,7 +448,10 @@ def build_stages(cfg: DemoConfig, out: Path) -> list[Stage]:
         _policy_stage(cfg),
         _pairs_stage(cfg, out),
         *([_gold_pairs_stage(cfg, out)] if cfg.gold else []),
-        *(_align_stage(cfg, out, m) for m in align_arms(cfg)),
+        *(
+            _grpo_stage(cfg, out, m) if m.endswith("grpo") else _align_stage(cfg, out, m)
+            for m in align_arms(cfg)
+        ),
         _latent_rm_stage(cfg, out),
     ]
     stages.append(evaluate_stage(cfg, out, [s.name for s in stages]))

@@ -98,10 +98,18 @@ def alignment_training_section(out: Path, arms: list[str]) -> str:
 
         rows.append(
             [method_label(m), str(s["steps"]), f"{f(s['loss_first'])} → {f(s['loss_last'])}",
-             f"{f(s['acc_first'])} → {f(s['acc_last'])}"]
+             f"{f(s['acc_first'])} → {f(s['acc_last'])}",
+             f"{f(s.get('reward_first'))} → {f(s.get('reward_last'))}"]
         )  # fmt: skip
     return _md_table(
-        ["method", "steps", "loss (first → last fifth)", "implicit accuracy (DPO)"], rows
+        [
+            "method",
+            "steps",
+            "loss (first → last fifth)",
+            "implicit accuracy (DPO)",
+            "reward (GRPO, first → last fifth)",
+        ],
+        rows,
     )
 
 
