@@ -198,7 +198,8 @@ def base_training_data(cfg: DemoConfig) -> dict[str, int] | None:
     if cfg.base_generator:
         from vidalign.policy.builtin import builtin_generator, read_card
 
-        return read_card(builtin_generator(cfg.base_generator))["training_data"]
+        data = read_card(builtin_generator(cfg.base_generator))["training_data"]
+        return {"num_prompts": data["num_prompts"], "seed": data["seed"]} if data else None
     pre = config_from_dict(PretrainConfig, {**cfg.policy, "seed": cfg.seed}, where="demo policy")
     return {"num_prompts": pre.data.num_prompts, "seed": pre.data.seed}
 
