@@ -232,7 +232,8 @@ def _policy_stage(cfg: DemoConfig) -> Stage:
             "final_loss": sum(tail) / max(1, len(tail)),
         }
 
-    return Stage("policy", run, _base_identity(cfg), [], _est(cfg, "policy"))
+    estimate = 1.0 if cfg.base_generator else _est(cfg, "policy")
+    return Stage("policy", run, _base_identity(cfg), [], estimate)
 
 
 def _split_prompts(dataset: Path, split: str = "train") -> list[str]:
