@@ -116,7 +116,8 @@ def alignment_training_section(out: Path, arms: list[str]) -> str:
 GUIDANCE_POINTER = (
     "Guidance weights and the noised-against-clean latent reward model (Table 6 and 7 "
     "analogues): `vidalign guidance ablate --config configs/guidance/synth_ablate.yaml "
-    "generator=<this run>/policy/run/model`."
+    "generator=MODEL`, MODEL being this run's base generator (`model_dir` in "
+    "`policy/STAGE.json`)."
 )
 
 
