@@ -87,3 +87,15 @@ def test_demo_never_holds_out_the_base_generators_training_prompts():
     cfg = load_demo_config("tiny")
     data = cfg.policy["data"]
     assert base_training_prompts(cfg) == training_prompts(data["num_prompts"], data["seed"])
+
+
+def test_the_number_of_rendering_workers_does_not_invalidate_the_dataset_stage(tmp_path):
+    from vidalign.demo.config import load_demo_config
+    from vidalign.demo.pipeline import build_stages
+
+    def settings(*overrides):
+        stages = build_stages(load_demo_config("tiny", list(overrides)), tmp_path)
+        return next(s.settings for s in stages if s.name == "dataset")
+
+    assert settings("dataset.workers=1") == settings("dataset.workers=2")
+    assert settings("dataset.prompts=7") != settings()

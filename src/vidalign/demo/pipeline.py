@@ -103,7 +103,7 @@ def _dataset_stage(cfg: DemoConfig) -> Stage:
         "dataset",
         run,
         {
-            "dataset": vars(d),
+            "dataset": {k: v for k, v in vars(d).items() if k != "workers"},  # output-neutral
             "seed": cfg.seed,
             "oracle": ORACLE_VERSION,
             "eval_excludes": base_training_data(cfg),
