@@ -383,6 +383,16 @@ def start_run(
     return latest
 
 
+def log_metrics(accelerator: Any, run_dir: str | Path, step: int, row: dict[str, float],
+                lr: float) -> None:  # fmt: skip
+    """One logged step: ``train/<key>`` and ``train/lr`` to the trackers (TensorBoard), and
+    ``{"step", **row}`` appended to ``run_dir/metrics.jsonl`` by the main process."""
+    accelerator.log({**{f"train/{k}": v for k, v in row.items()}, "train/lr": lr}, step=step)
+    if accelerator.is_main_process:
+        with (Path(run_dir) / "metrics.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"step": step, **row}) + "\n")
+
+
 def warmup_cosine(step: int, *, warmup: int, total: int, min_ratio: float) -> float:
     """LR factor: linear warm-up to 1 over ``warmup`` steps, then cosine decay to
     ``min_ratio`` at ``total``."""

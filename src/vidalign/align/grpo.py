@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from vidalign.align.grpo_config import GRPOConfig
 from vidalign.align.grpo_losses import clipped_policy_loss, group_advantages, step_kl
 from vidalign.align.grpo_rewards import build_rewards, resolve_reward_weights
-from vidalign.align.trainer import _build_monitor, _lr_lambda, _monitor_prompts
+from vidalign.align.trainer import build_monitor, lora_lr_lambda, select_monitor_prompts
 from vidalign.config import check_config
 from vidalign.errors import VidalignError
 from vidalign.flow import classifier_free_guidance, time_grid
@@ -59,6 +59,7 @@ from vidalign.training import (
     batch_indices,
     build_accelerator,
     load_checkpoint,
+    log_metrics,
     progress,
     save_checkpoint,
     start_run,
@@ -165,7 +166,7 @@ def train_grpo(
                   "combine": cfg.reward.combine, "advantage_std": cfg.advantage_std,
                   "kl": "gaussian step KL |mu - mu_ref|^2 / (2 std^2), per element"}  # fmt: skip
         (run_dir / "rewards.json").write_text(json.dumps(record, indent=2) + "\n")
-    monitor_prompts = _monitor_prompts(cfg, prompts)
+    monitor_prompts = select_monitor_prompts(cfg, prompts)
     adapter.text.precompute([*prompts, *monitor_prompts, ""])
     adapter.text.release_encoder()
     shape = adapter.latent_shape(cfg.num_frames, cfg.height, cfg.width)
@@ -183,7 +184,7 @@ def train_grpo(
     params = [p for p in base.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: _lr_lambda(s, cfg.optim.warmup_steps)
+        optimizer, lambda s: lora_lr_lambda(s, cfg.optim.warmup_steps)
     )
     start = 0
     if ckpt is not None:
@@ -204,7 +205,7 @@ def train_grpo(
     empty = adapter.empty_cond.to(accelerator.device)
     policy = classifier_free_guidance(conditional(adapter), cfg.cfg, empty)
     rollout_policy = classifier_free_guidance(conditional(unwrapped), cfg.cfg, empty)
-    monitor = _build_monitor(cfg, monitor_prompts, run_dir, accelerator)
+    monitor = build_monitor(cfg, monitor_prompts, run_dir, accelerator)
 
     def sample_fn(ps: list[str], seeds: list[int]) -> Tensor:
         base.eval()
@@ -261,12 +262,7 @@ def train_grpo(
         bar.update(1)
         bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k in ("reward", "kl")})
         if (step + 1) % cfg.log_every == 0:
-            logged = {f"train/{k}": v for k, v in row.items()}
-            logged["train/lr"] = scheduler.get_last_lr()[0]
-            accelerator.log(logged, step=step + 1)
-            if accelerator.is_main_process:
-                with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
-                    f.write(json.dumps({"step": step + 1, **row}) + "\n")
+            log_metrics(accelerator, run_dir, step + 1, row, scheduler.get_last_lr()[0])
         if monitor is not None:
             monitor.maybe_evaluate(step + 1, sample_fn)
         if (cfg.save_every > 0 and (step + 1) % cfg.save_every == 0) or step + 1 == end:

@@ -14,7 +14,6 @@ and, with ``merge``, ``model/`` (the base generator with the LoRA merged).
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from vidalign.training import (
     batch_indices,
     build_accelerator,
     load_checkpoint,
+    log_metrics,
     progress,
     save_checkpoint,
     start_run,
@@ -87,7 +87,8 @@ def draw_time_and_noise(
     return torch.cat(ts), torch.stack(noises)
 
 
-def _lr_lambda(step: int, warmup: int) -> float:
+def lora_lr_lambda(step: int, warmup: int) -> float:
+    """The LoRA trainers' LR factor: linear warm-up over ``warmup`` steps, then constant."""
     return min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
 
 
@@ -153,7 +154,7 @@ def train_align(
     examples = _examples(cfg)
     adapter = load_generator(cfg.policy, device=accelerator.device)
     prompts = sorted({(e.winner if isinstance(e, ClipPair) else e).prompt for e in examples})
-    monitor_prompts = _monitor_prompts(cfg, prompts)
+    monitor_prompts = select_monitor_prompts(cfg, prompts)
     adapter.text.precompute([*prompts, *monitor_prompts, ""])  # "": CFG's empty prompt
     adapter.text.release_encoder()
     shape = adapter.latent_shape()
@@ -171,7 +172,7 @@ def train_align(
     params = [p for p in base.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: _lr_lambda(s, cfg.optim.warmup_steps)
+        optimizer, lambda s: lora_lr_lambda(s, cfg.optim.warmup_steps)
     )
     start = 0
     if ckpt is not None:
@@ -195,7 +196,7 @@ def train_align(
     policy = classifier_free_guidance(policy_conditional, cfg.train_cfg, empty)
     ref_velocity = classifier_free_guidance(ref_conditional, cfg.train_cfg, empty)
 
-    monitor = _build_monitor(cfg, monitor_prompts, run_dir, accelerator)
+    monitor = build_monitor(cfg, monitor_prompts, run_dir, accelerator)
 
     def sample_fn(ps: list[str], seeds: list[int]) -> Tensor:
         # The unwrapped network with the LoRA active: the current policy, outside DDP.
@@ -263,12 +264,7 @@ def train_align(
         bar.update(1)
         bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k in ("loss", "implicit_acc")})
         if (step + 1) % cfg.log_every == 0:
-            logged = {f"train/{k}": v for k, v in row.items()}
-            logged["train/lr"] = scheduler.get_last_lr()[0]
-            accelerator.log(logged, step=step + 1)
-            if accelerator.is_main_process:
-                with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
-                    f.write(json.dumps({"step": step + 1, **row}) + "\n")
+            log_metrics(accelerator, run_dir, step + 1, row, scheduler.get_last_lr()[0])
         if monitor is not None:
             monitor.maybe_evaluate(step + 1, sample_fn)
         if (cfg.save_every > 0 and (step + 1) % cfg.save_every == 0) or step + 1 == end:
@@ -290,7 +286,8 @@ def train_align(
     return AlignResult(run_dir, lora_dir, cfg.steps, history, model_dir)
 
 
-def _monitor_prompts(cfg: AlignConfig, train_prompts: list[str]) -> list[str]:
+def select_monitor_prompts(cfg, train_prompts: list[str]) -> list[str]:
+    """The prompts the reward-hacking monitor samples (none when it is off)."""
     m = cfg.monitor
     if m.every <= 0:
         return []
@@ -301,7 +298,7 @@ def _monitor_prompts(cfg: AlignConfig, train_prompts: list[str]) -> list[str]:
     return train_prompts[: m.num_prompts]
 
 
-def _build_monitor(cfg: AlignConfig, prompts: list[str], run_dir: Path, accelerator):
+def build_monitor(cfg, prompts: list[str], run_dir: Path, accelerator):
     """The reward-hacking monitor of ``cfg.monitor``, on the main process only (or None)."""
     m = cfg.monitor
     if m.every <= 0 or not accelerator.is_main_process:

@@ -302,6 +302,22 @@ _PAIRING_KEYS = ("weights", "pairing", "margin", "tie_margin")
 """Settings of the pairs stage that decide the pairing, so the gold pairs are paired alike."""
 
 
+def _first_last_fifth(history: list[dict[str, float]]):
+    """``fifths(key, name=key)`` → ``{name_first, name_last}``: the mean of ``key`` over the
+    first and the last fifth of a trainer's logged steps (None where it was not logged)."""
+    n = max(1, len(history) // 5)
+
+    def mean(rows: list[dict[str, float]], key: str) -> float | None:
+        vals = [r[key] for r in rows if key in r]
+        return sum(vals) / len(vals) if vals else None
+
+    def fifths(key: str, name: str | None = None) -> dict[str, float | None]:
+        name = name or key
+        return {f"{name}_first": mean(history[:n], key), f"{name}_last": mean(history[-n:], key)}
+
+    return fifths
+
+
 def _align_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
     gold = arm.startswith(GOLD_PREFIX)
     method = arm[len(GOLD_PREFIX) :] if gold else arm
@@ -326,20 +342,12 @@ def _align_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
                 "proxy": stage_summary(out, "reward")["model_dir"],
             }
         result = train_align(config_from_dict(AlignConfig, data, where=f"demo align.{arm}"))
-        hist = result.history
-        first, last = hist[: max(1, len(hist) // 5)], hist[-max(1, len(hist) // 5) :]
-
-        def mean(rows: list[dict[str, float]], key: str) -> float | None:
-            vals = [r[key] for r in rows if key in r]
-            return sum(vals) / len(vals) if vals else None
-
+        fifths = _first_last_fifth(result.history)
         return {
             "lora_dir": str(result.lora_dir),
             "steps": result.step,
-            "loss_first": mean(first, "loss"),
-            "loss_last": mean(last, "loss"),
-            "acc_first": mean(first, "implicit_acc"),
-            "acc_last": mean(last, "implicit_acc"),
+            **fifths("loss"),
+            **fifths("implicit_acc", "acc"),
         }
 
     return Stage(f"align_{arm}", run, {"align": overrides, "seed": cfg.seed},
@@ -372,22 +380,14 @@ def _grpo_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
         if cfg.grpo.get("monitor", {}).get("every", 0) > 0:
             data["monitor"] = {**cfg.grpo["monitor"], "proxy": reward_dir}
         result = train_grpo(config_from_dict(GRPOConfig, data, where=f"demo grpo ({arm})"))
-        hist = result.history
-        first, last = hist[: max(1, len(hist) // 5)], hist[-max(1, len(hist) // 5) :]
-
-        def mean(rows: list[dict[str, float]], key: str) -> float | None:
-            vals = [r[key] for r in rows if key in r]
-            return sum(vals) / len(vals) if vals else None
-
+        fifths = _first_last_fifth(result.history)
         return {
             "lora_dir": str(result.lora_dir),
             "steps": result.step,
-            "loss_first": mean(first, "loss"),
-            "loss_last": mean(last, "loss"),
+            **fifths("loss"),
             "acc_first": None,
             "acc_last": None,
-            "reward_first": mean(first, "reward"),
-            "reward_last": mean(last, "reward"),
+            **fifths("reward"),
         }
 
     settings = {"grpo": cfg.grpo, "seed": cfg.seed, "prompts": n_prompts, "gold": gold,
