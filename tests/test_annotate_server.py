@@ -1,4 +1,5 @@
-"""The ``vidalign annotate`` CLI end to end, and a real server killed with SIGKILL mid-stream."""
+"""The ``vidalign annotate`` CLI end to end, and a real server killed with SIGKILL mid-stream,
+on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(db: Path, root: Path, port: int, log: Path) -> subprocess.Popen:
+def _start(db: str, root: Path, port: int, log: Path) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     # the annotate group alone: the same handlers as `vidalign annotate`, without torch
     cmd = [sys.executable, "-m", "vidalign.cli.annotate", "serve", "--db", str(db)]
@@ -52,13 +53,13 @@ def _labels_for(i: int) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_cli_and_kill9_loses_no_acknowledged_judgment(tmp_path, capsys):
+def test_cli_and_kill9_loses_no_acknowledged_judgment(tmp_path, capsys, db_url):
     root = tmp_path / "videos"
     pairs = make_pairs(root, 16)
     for p in pairs:  # the pair file carries (ignored) labels: load_pairs needs label columns
         p.labels = dict.fromkeys(ALL, 0)
     save_pairs(pairs, root / "pairs.csv")
-    db = tmp_path / "ann.db"
+    db = db_url
 
     assert main(["annotate", "add-annotator", "alice", "--db", str(db)]) == 0
     out = capsys.readouterr()

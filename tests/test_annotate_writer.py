@@ -1,5 +1,5 @@
 """Group commit: writes that arrive together share one commit, fail alone, and are answered
-only after their commit."""
+only after their commit (on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ def _put(key: str, fail: bool = False):
     return job
 
 
-def test_writes_queued_together_share_a_commit_and_fail_alone(tmp_path):
-    db, _ = open_database(str(tmp_path / "ann.db"))
+def test_writes_queued_together_share_a_commit_and_fail_alone(db_url):
+    db, _ = open_database(db_url)
     writer = GroupWriter(db)
     commits: list[list[bool]] = []  # at each commit: which futures had an answer already
     futures = []
@@ -60,8 +60,8 @@ def test_writes_queued_together_share_a_commit_and_fail_alone(tmp_path):
     db.dispose()
 
 
-def test_a_failed_commit_fails_every_job_of_its_batch(tmp_path):
-    db, _ = open_database(str(tmp_path / "ann.db"))
+def test_a_failed_commit_fails_every_job_of_its_batch(db_url):
+    db, _ = open_database(db_url)
     writer = GroupWriter(db)
     started, gate = threading.Event(), threading.Event()
     held = writer.submit(lambda s: _put("held")(s) and (started.set() or gate.wait(10)))
@@ -85,8 +85,8 @@ def test_a_failed_commit_fails_every_job_of_its_batch(tmp_path):
     db.dispose()
 
 
-def test_the_thread_ends_when_idle_and_restarts(tmp_path):
-    db, _ = open_database(str(tmp_path / "ann.db"))
+def test_the_thread_ends_when_idle_and_restarts(db_url):
+    db, _ = open_database(db_url)
     writer = GroupWriter(db, idle_s=0.05)
     assert writer.submit(_put("a")).result(10) == "a"
     thread = writer._thread
