@@ -389,3 +389,18 @@ def test_admin_endpoints(env):
     assert st["annotators"][0]["median_seconds"] == 2.0
     with db.read() as s:
         assert s.query(Judgment).count() == 6
+
+
+def test_a_pair_of_one_file_under_two_names_is_refused_by_api_and_cli(env, capsys):
+    db, client, admin, _, root, _ = env
+    (root / "clips" / "alias.mp4").symlink_to("c1.mp4")
+    pair = {"prompt": "p", "path_a": "clips/c1.mp4", "path_b": "clips/alias.mp4"}
+    r = client.post("/api/admin/batches", json={"name": "b2", "pairs": [pair]}, headers=h(admin))
+    why = "path_B: clips/alias.mp4 is the same file as path_A clips/c1.mp4"
+    assert r.status_code == 400 and f"request: row 1: {why}" in r.json()["detail"]
+    (root / "todo.csv").write_text("path_A,path_B,prompt\nclips/c1.mp4,clips/alias.mp4,p\n")
+    argv = ["import", str(root / "todo.csv"), "--batch", "b2", "--db", db.url]
+    assert annotate_main([*argv, "--videos-root", str(root)]) == 2
+    assert f"todo.csv: row 1: {why}" in capsys.readouterr().err
+    batches = client.get("/api/admin/batches", headers=h(admin)).json()["batches"]
+    assert [b["name"] for b in batches] == ["b1"]

@@ -237,7 +237,7 @@ def import_batch(
         PairDataError: bad pairs, every one listed (by 1-based position in ``source``)
             with its field, named as the pair-file column (``prompt``, ``path_A``,
             ``path_B``, ``num_frames_A``): a blank prompt, a video outside the root, missing
-            or unreadable, or a frame count too large to store.
+            or unreadable, the same file for A and B, or a frame count too large to store.
     """
     from vidalign.data.errors import PairDataError, RowIssue  # vidalign.data pulls in torch
 
@@ -269,6 +269,10 @@ def import_batch(
                 native[side] = _native_fps(root / rel[side])
             except AnnotateError as err:
                 issues.append(RowIssue(source, i + 1, None, f"path_{side.upper()}", str(err)))
+        if len(rel) == 2 and os.path.samefile(root / rel["a"], root / rel["b"]):
+            # the pair-file check compares paths; two names (a link) for one file pass it
+            why = f"{rel['b']} is the same file as path_A {rel['a']}"
+            issues.append(RowIssue(source, i + 1, None, "path_B", why))
         if len(issues) > found:
             continue
         meta = {str(k): str(v) for k, v in (getattr(p, "meta", None) or {}).items()}
