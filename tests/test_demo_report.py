@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import json
 
+from vidalign.demo.report import DIVERSITY_HINT, metrics_section
 from vidalign.demo.stages import RUN_LOG, Stage, run_stages
+
+
+def test_metrics_table_drops_diversity_only_when_no_method_has_it():
+    none = {"VQ": 0.5, "MQ": 0.4, "TA": 0.3, "diversity": None}
+    some = {**none, "diversity": 0.25}
+    dropped = metrics_section({"base": {"general": none}, "sft": {"general": none}})
+    assert "diversity" not in dropped.splitlines()[0] and DIVERSITY_HINT in dropped
+    assert "evaluation.samples_per_prompt: 2" in DIVERSITY_HINT
+    kept = metrics_section({"base": {"general": none}, "sft": {"general": some}})
+    header, _, base_row, sft_row = kept.splitlines()[:4]
+    assert header.endswith("| diversity |") and DIVERSITY_HINT not in kept
+    assert base_row.endswith("| – |") and sft_row.endswith("| 0.250 |")
 
 
 def test_run_stages_log_what_they_ran_and_reused(tmp_path):

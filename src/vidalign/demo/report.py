@@ -78,14 +78,24 @@ def winrate_section(winrates: dict[str, dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
+DIVERSITY_HINT = (
+    "Diversity needs several samples of a prompt; this run drew one per prompt. Set "
+    "`evaluation.samples_per_prompt: 2` (or more) in the recipe to measure it."
+)
+
+
 def metrics_section(metrics: dict[str, dict[str, dict[str, Any]]]) -> str:
-    keys = ["VQ", "MQ", "TA", "diversity"]
+    """Oracle means per method and prompt set; the diversity column only when some method
+    has a diversity (it needs two or more samples per prompt), else a line saying how."""
+    has_div = any(v.get("diversity") is not None for by in metrics.values() for v in by.values())
+    keys = ["VQ", "MQ", "TA", *(["diversity"] if has_div else [])]
     rows = []
     for m, by_set in metrics.items():
         for s, vals in by_set.items():
             cells = ["–" if vals.get(k) is None else f"{vals[k]:.3f}" for k in keys]
             rows.append([method_label(m), s, *cells])
-    return _md_table(["method", "prompts", *keys], rows)
+    table = _md_table(["method", "prompts", *keys], rows)
+    return table if has_div else f"{table}\n\n{DIVERSITY_HINT}"
 
 
 def alignment_training_section(out: Path, arms: list[str]) -> str:
