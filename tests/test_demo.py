@@ -37,6 +37,8 @@ def test_tiny_demo_runs_every_stage_then_reuses_them(tmp_path, capsys):
     assert (out / "report_winrates.svg").read_text().count('class="bar"') > 0
     first = md.split("## ")[4]  # after the Setting: the oracle's verdict on every arm
     assert first.startswith("What each arm does to the base model")
+    times = md.split("## Time per stage")[1]
+    assert "running: it writes this report" in times and "**total**" in times
     assert "evaluation.samples_per_prompt: 2" in md  # one sample per prompt: no diversity
     assert "Flow-DPO (constant β), oracle labels" in first and "gap closed" in first
     assert "Flow-GRPO, oracle reward" in first and "| Flow-GRPO |" in first
@@ -67,6 +69,8 @@ def test_tiny_demo_runs_every_stage_then_reuses_them(tmp_path, capsys):
     assert main(["demo", "--scale", "tiny", "--out", str(out)]) == 0
     rerun = capsys.readouterr().out
     assert rerun.count("cached") == len(stages)
+    log = json.loads((out / "stages_run.json").read_text())["stages"]
+    assert log == dict.fromkeys(stages, "reused")
 
 
 def test_demo_recipe_errors_name_the_stage(tmp_path):

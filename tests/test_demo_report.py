@@ -9,8 +9,8 @@ import pytest
 
 from vidalign.demo.chart import DIMS, PANEL_W, _x, row_order, winrate_svg
 from vidalign.demo.findings import findings, verdict
-from vidalign.demo.report import DIVERSITY_HINT, _md_to_html, metrics_section
-from vidalign.demo.stages import RUN_LOG, Stage, run_stages
+from vidalign.demo.report import DIVERSITY_HINT, _md_to_html, metrics_section, stage_times_section
+from vidalign.demo.stages import MARKER, RUN_LOG, Stage, run_stages
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -149,6 +149,39 @@ def test_html_inlines_the_chart_and_lists_bullets():
     page = _md_to_html("- one\n- two\n\n![chart](c.svg)\n\n![other](o.png)", {"c.svg": "<svg/>"})
     assert "<ul><li>one</li><li>two</li></ul>" in page
     assert "<svg/>" in page and "c.svg" not in page and "<img src='o.png'" in page
+
+
+def write_marker(out, name: str, seconds: float) -> None:
+    (out / name).mkdir(parents=True)
+    (out / name / MARKER).write_text(json.dumps({"fingerprint": "x", "seconds": seconds}))
+
+
+def table_rows(section: str) -> list[list[str]]:
+    lines = [r for r in section.splitlines() if r.startswith("|")][2:]
+    return [[c.strip() for c in r.strip("|").split("|")] for r in lines]
+
+
+def test_stage_times_mark_reused_stages_and_total(tmp_path):
+    write_marker(tmp_path, "dataset", 600.0)
+    write_marker(tmp_path, "reward", 90.4)
+    log = {"dataset": "reused", "reward": "ran", "evaluate": "running"}
+    (tmp_path / RUN_LOG).write_text(json.dumps({"stages": log}))
+    names = ["dataset", "reward", "pairs", "evaluate"]
+    rows = table_rows(stage_times_section(tmp_path, names, {"evaluate": 30.0}))
+    assert rows == [
+        ["dataset", "10m00s", "reused from an earlier run (the time it took then)"],
+        ["reward", "1m30s", "ran"],
+        ["pairs", "–", "not finished"],
+        ["evaluate", "30s so far", "running: it writes this report"],
+        ["**total**", "**12m00s**", "2m00s ran in this run"],
+    ]
+
+
+def test_stage_times_without_a_run_log_say_reuse_is_unknown(tmp_path):
+    write_marker(tmp_path, "dataset", 59.6)
+    section = stage_times_section(tmp_path, ["dataset"], {})
+    assert table_rows(section) == [["dataset", "1m00s"], ["**total**", "**1m00s**"]]
+    assert "reused is not known" in section
 
 
 def test_run_stages_log_what_they_ran_and_reused(tmp_path):

@@ -7,7 +7,7 @@ Markdown). Then the tables, built once as Markdown rows for both files: what eve
 to the base model by the oracle (Overall win rate and the share of the base-to-clean-renderer
 gap it closes), the data set (Table 1 analogue), reward accuracy (Table 2), the training
 curves' summary, win rates against the base model under both judges (Table 4), oracle
-metrics, the latent reward model's accuracy by noise level, the
+metrics, the latent reward model's accuracy by noise level, each stage's time, the
 reward-hacking plots, and, in the HTML page, a grid of same-seed videos. Findings are stated
 as measured; where the miniature does not show what the paper found, the report says so.
 """
@@ -24,7 +24,8 @@ from typing import Any
 from vidalign.demo.chart import winrate_svg
 from vidalign.demo.config import DemoConfig
 from vidalign.demo.findings import RULE, findings, pct
-from vidalign.demo.pipeline import align_arms, method_label, stage_summary
+from vidalign.demo.pipeline import align_arms, build_stages, method_label, stage_summary
+from vidalign.demo.stages import MARKER, RUN_LOG, fmt_duration
 
 DIMS_ORDER = ("VQ", "MQ", "TA", "Overall")
 
@@ -214,6 +215,47 @@ def proxy_accuracy_section(summary: dict[str, Any]) -> str:
     )
 
 
+def stage_times_section(out: Path, names: list[str], running: dict[str, float]) -> str:
+    """Each stage's seconds from its ``STAGE.json`` with the total; whether this run ran or
+    reused it, from ``stages_run.json`` when the run kept one. ``running``: stage → seconds
+    so far, for a stage still at work (the evaluate stage writes the report)."""
+    log_file = out / RUN_LOG
+    log = json.loads(log_file.read_text())["stages"] if log_file.is_file() else None
+    rows, total, ran = [], 0.0, 0.0
+    for name in names:
+        marker = out / name / MARKER
+        seconds = json.loads(marker.read_text()).get("seconds") if marker.is_file() else None
+        status = (log or {}).get(name, "")
+        if seconds is not None:
+            cell = fmt_duration(seconds)
+            note = (
+                "reused from an earlier run (the time it took then)"
+                if status == "reused"
+                else "ran"
+                if status
+                else ""
+            )
+        elif name in running:
+            seconds, status = running[name], "running"
+            cell, note = f"{fmt_duration(seconds)} so far", "running: it writes this report"
+        else:
+            rows.append([name, "–", "not finished"])
+            continue
+        total += seconds
+        ran += seconds if status in ("ran", "running") else 0.0
+        rows.append([name, cell, note])
+    rows.append(["**total**", f"**{fmt_duration(total)}**", f"{fmt_duration(ran)} ran in this run"])
+    if log is None:  # no record of what was reused: the third column would be empty
+        rows = [r[:2] for r in rows]
+        note = (
+            f"This folder holds no `{RUN_LOG}`, so which stages this run reused is not known; "
+            "each time is the one its stage took when it ran, in this run or an earlier one."
+        )
+    else:
+        note = "A reused stage shows the time it took in the run that made it."
+    return _md_table(["stage", "time", "this run"][: len(rows[0])], rows) + f"\n\n{note}"
+
+
 def _rel(path: Path, start: Path) -> str:
     return os.path.relpath(path, start)
 
@@ -238,15 +280,17 @@ def write_report(
     out: Path,
     folder: Path,
     results: dict[str, Any],
+    running: dict[str, float] | None = None,
 ) -> dict:
     """Write ``out/report.md``, ``out/report.html`` and the chart ``out/report_winrates.svg``;
-    returns their paths."""
+    returns their paths. ``running``: stage → seconds so far, for the stage writing it."""
     ds = stage_summary(out, "dataset")
     rew = stage_summary(out, "reward_eval")
     hacking = sorted(out.glob("align_*/run/hacking.png"))
     svg = winrate_svg(results["winrates"], CHART_SET)
     svg_path = out / CHART_FILE
     svg_path.write_text(svg)
+    stage_names = [s.name for s in build_stages(cfg, out)]
     sections: list[tuple[str, str]] = [
         ("Findings", "\n".join([RULE, "", *(f"- {f}" for f in findings(results, CHART_SET))])),
         (
@@ -281,6 +325,7 @@ def write_report(
             "Latent reward model for Flow-NRG: held-out accuracy by noise level",
             latent_rm_section(stage_summary(out, "latent_rm")),
         ),
+        ("Time per stage", stage_times_section(out, stage_names, running or {})),
     ]
     md = ["# vidalign demo report", ""]
     for title, body in sections:
