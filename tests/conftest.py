@@ -4,6 +4,9 @@
 default its frames carry their own index as a barcode (``ClipMaker.coded_frames``), so
 a test can tell which source frame it got back with ``ClipMaker.index_of``. With
 ``timestamps`` the file has variable frame rate (pts in milliseconds).
+
+``db_url`` gives an annotate test a new database twice: a SQLite file, then one on a
+throwaway PostgreSQL server (``annotate_postgres``; skipped where none can run).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import av
 import numpy as np
 import pytest
 import torch
+
+from annotate_postgres import PostgresServer, unavailable
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -119,3 +124,22 @@ def _write_vfr(
 def make_clip(tmp_path: Path) -> ClipMaker:
     """Factory that writes small real video files into ``tmp_path`` (see :class:`ClipMaker`)."""
     return ClipMaker(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL server for the session; skips where none can run here."""
+    why = unavailable()
+    if why is not None:
+        pytest.skip(f"PostgreSQL: {why}")
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path: Path) -> str:
+    """The ``--db`` of a new empty database: a SQLite file, or one on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ann.db")
+    return request.getfixturevalue("postgres_server").database()

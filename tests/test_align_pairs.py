@@ -135,6 +135,24 @@ def test_make_pairs_rejects_bad_settings(tmp_path):
                    samples_per_prompt=2, margin=1e9, progress=False)  # fmt: skip
 
 
+class FailsTheFirst(OracleScorer):
+    """The oracle, except that in report mode the first video fails as a reward model's would."""
+
+    def score(self, videos, prompts, *, errors="raise", **kw):
+        rows = super().score(videos, prompts, **kw)
+        rows[0] = {"error": f"{videos[0]}: not a readable video file (Invalid data)"}
+        return rows
+
+
+def test_skipped_samples_are_listed_with_the_reason_once(tmp_path):
+    res = make_pairs(tiny_generator(), FailsTheFirst(), list(general_prompts(1, 2)), tmp_path,
+                     samples_per_prompt=3, skip_errors=True, progress=False)  # fmt: skip
+    assert len(res.samples) == 2 and res.num_skipped == 1
+    [row] = [json.loads(x) for x in (tmp_path / "skipped.jsonl").read_text().splitlines()]
+    assert row["index"] == 0 and row["video"].startswith("videos/")
+    assert row["error"] == "not a readable video file (Invalid data)"
+
+
 def test_make_pairs_cli_with_a_tiny_reward_model(tmp_path, capsys):
     from vidalign.reward.builder import build_tiny
     from vidalign.reward.processing import SamplingContract

@@ -20,9 +20,9 @@ ALL = ("VQ", "MQ", "TA")
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
+def env(tmp_path, monkeypatch, db_url):
     monkeypatch.delenv(ADMIN_TOKEN_ENV, raising=False)
-    db, admin, tokens, root = seeded_db(tmp_path, n_pairs=3, annotators=2, k=2)
+    db, admin, tokens, root = seeded_db(tmp_path, n_pairs=3, annotators=2, url=db_url, k=2)
     client = TestClient(create_app(db, root))
     yield db, client, admin, tokens, root, tmp_path
     client.close()
@@ -126,10 +126,10 @@ def test_bodies_are_capped_and_read_only_after_auth(env):
 def test_serve_cli_sets_the_body_limits(env, monkeypatch):
     import uvicorn
 
-    _, _, _, tokens, root, tmp_path = env
+    db, _, _, tokens, root, _ = env
     served = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.update(app=app))
-    argv = ["serve", "--db", str(tmp_path / "ann.db"), "--videos-root", str(root)]
+    argv = ["serve", "--db", db.url, "--videos-root", str(root)]
     assert annotate_main([*argv, "--max-body-bytes", "100"]) == 0
     with TestClient(served["app"]) as client:
         r = client.post("/api/judgments", content=b" " * 101, headers=h(tokens[0]))
@@ -237,7 +237,7 @@ def test_unknown_assignment_and_bad_skip(env):
     assert r.status_code == 422
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2**63, 2**64, 10**30])
+@pytest.mark.parametrize("bad", [0, -1, 2**31, 2**63, 2**64, 10**30])
 def test_ids_out_of_range_are_422_not_500(env, bad):
     db, _, admin, tokens, root, _ = env
     client = TestClient(create_app(db, root), raise_server_exceptions=False)
@@ -389,3 +389,18 @@ def test_admin_endpoints(env):
     assert st["annotators"][0]["median_seconds"] == 2.0
     with db.read() as s:
         assert s.query(Judgment).count() == 6
+
+
+def test_a_pair_of_one_file_under_two_names_is_refused_by_api_and_cli(env, capsys):
+    db, client, admin, _, root, _ = env
+    (root / "clips" / "alias.mp4").symlink_to("c1.mp4")
+    pair = {"prompt": "p", "path_a": "clips/c1.mp4", "path_b": "clips/alias.mp4"}
+    r = client.post("/api/admin/batches", json={"name": "b2", "pairs": [pair]}, headers=h(admin))
+    why = "path_B: clips/alias.mp4 is the same file as path_A clips/c1.mp4"
+    assert r.status_code == 400 and f"request: row 1: {why}" in r.json()["detail"]
+    (root / "todo.csv").write_text("path_A,path_B,prompt\nclips/c1.mp4,clips/alias.mp4,p\n")
+    argv = ["import", str(root / "todo.csv"), "--batch", "b2", "--db", db.url]
+    assert annotate_main([*argv, "--videos-root", str(root)]) == 2
+    assert f"todo.csv: row 1: {why}" in capsys.readouterr().err
+    batches = client.get("/api/admin/batches", headers=h(admin)).json()["batches"]
+    assert [b["name"] for b in batches] == ["b1"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from test_annotate_support import make_pairs, seeded_db
 from vidalign.annotate.agreement import krippendorff_alpha_nominal, pairwise_agreement
@@ -27,7 +27,7 @@ from vidalign.annotate.queue import (
     submit_judgment,
     undo_last,
 )
-from vidalign.annotate.schema import Assignment, Meta
+from vidalign.annotate.schema import Assignment, Meta, Pair
 from vidalign.annotate.stats import compute_stats
 from vidalign.cli.annotate import main as annotate_main
 from vidalign.data import PairDataError
@@ -186,6 +186,21 @@ def test_import_cli_lists_every_bad_row(tmp_path, capsys):
         assert line.startswith(f"{todo}: {where}: ") and why in line
 
 
+def test_import_refuses_frame_counts_the_database_cannot_store(tmp_path, db_url):
+    root = tmp_path / "videos"
+    pairs = make_pairs(root, 3)
+    pairs[1].num_frames_a, pairs[2].num_frames_b = 2**31, 2**40
+    db, _ = open_database(db_url)
+    with pytest.raises(PairDataError) as err:
+        import_batch(db, "big", pairs, videos_root=root, settings=BatchSettings(k=1))
+    assert [(i.row, i.field) for i in err.value.issues] == [
+        (2, "num_frames_A"),
+        (3, "num_frames_B"),
+    ]
+    with db.read() as s:
+        assert s.scalar(select(func.count(Pair.id))) == 0  # nothing of the batch stored
+
+
 def test_resolve_video_guards(tmp_path):
     root = tmp_path / "root"
     (root / "sub").mkdir(parents=True)
@@ -208,8 +223,8 @@ def test_resolve_video_guards(tmp_path):
         resolve_video(root, "sub")
 
 
-def test_annotator_tokens(tmp_path):
-    db, _ = open_database(str(tmp_path / "a.db"))
+def test_annotator_tokens(db_url):
+    db, _ = open_database(db_url)
     aid, token = add_annotator(db, "alice")
     assert find_annotator(db, token).id == aid
     assert find_annotator(db, "wrong") is None and find_annotator(db, None) is None
@@ -234,8 +249,8 @@ def _drain(db, annotator_id, choices=ALL_SAME):
             submit_judgment(s, annotator_id, a.id, choices, 1000)
 
 
-def test_each_pair_goes_to_k_distinct_annotators(tmp_path):
-    db, _, tokens, _ = seeded_db(tmp_path, n_pairs=5, annotators=4, k=2)
+def test_each_pair_goes_to_k_distinct_annotators(tmp_path, db_url):
+    db, _, tokens, _ = seeded_db(tmp_path, n_pairs=5, annotators=4, url=db_url, k=2)
     ids = _ids(db, tokens)
     judged = {aid: _drain(db, aid) for aid in ids}
     per_pair: dict[int, list[int]] = {}
@@ -249,8 +264,8 @@ def test_each_pair_goes_to_k_distinct_annotators(tmp_path):
     assert sum(len(v) for v in judged.values()) == 10
 
 
-def test_open_item_is_returned_again_and_progress(tmp_path):
-    db, _, tokens, _ = seeded_db(tmp_path, n_pairs=3, annotators=1, k=1)
+def test_open_item_is_returned_again_and_progress(tmp_path, db_url):
+    db, _, tokens, _ = seeded_db(tmp_path, n_pairs=3, annotators=1, url=db_url, k=1)
     (aid,) = _ids(db, tokens)
     with db.write() as s:
         first = next_assignment(s, aid).id
@@ -260,8 +275,8 @@ def test_open_item_is_returned_again_and_progress(tmp_path):
         assert progress(s, aid).done == 1 and progress(s, aid).remaining == 2
 
 
-def test_submit_validation_double_submit_and_foreign(tmp_path):
-    db, _, tokens, _ = seeded_db(tmp_path, n_pairs=2, annotators=2, k=2)
+def test_submit_validation_double_submit_and_foreign(tmp_path, db_url):
+    db, _, tokens, _ = seeded_db(tmp_path, n_pairs=2, annotators=2, url=db_url, k=2)
     a1, a2 = _ids(db, tokens)
     with db.write() as s:
         item = next_assignment(s, a1).id
@@ -297,8 +312,8 @@ def test_submit_validation_double_submit_and_foreign(tmp_path):
     assert j.order_shown == a.order and j.time_spent_ms == 10
 
 
-def test_undo_returns_item_and_allows_resubmit(tmp_path):
-    db, _, tokens, _ = seeded_db(tmp_path, n_pairs=2, annotators=1, k=1)
+def test_undo_returns_item_and_allows_resubmit(tmp_path, db_url):
+    db, _, tokens, _ = seeded_db(tmp_path, n_pairs=2, annotators=1, url=db_url, k=1)
     (aid,) = _ids(db, tokens)
     with pytest.raises(Conflict), db.write() as s:
         undo_last(s, aid)
@@ -318,8 +333,8 @@ def test_undo_returns_item_and_allows_resubmit(tmp_path):
     assert len(rows) == 1 and set(rows[0][1].values()) <= {1, -1}
 
 
-def test_skip_frees_the_slot_for_another_annotator(tmp_path):
-    db, _, tokens, _ = seeded_db(tmp_path, n_pairs=1, annotators=2, k=1)
+def test_skip_frees_the_slot_for_another_annotator(tmp_path, db_url):
+    db, _, tokens, _ = seeded_db(tmp_path, n_pairs=1, annotators=2, url=db_url, k=1)
     a1, a2 = _ids(db, tokens)
     with db.write() as s:
         item = next_assignment(s, a1)
@@ -334,9 +349,16 @@ def test_skip_frees_the_slot_for_another_annotator(tmp_path):
         assert other is not None and other.pair_id == item.pair_id
 
 
-def test_controls_measure_consistency_and_position_bias(tmp_path):
+def test_controls_measure_consistency_and_position_bias(tmp_path, db_url):
     db, _, tokens, _ = seeded_db(
-        tmp_path, n_pairs=6, annotators=2, k=2, repeat_rate=0.5, swap_rate=0.5, control_gap=1
+        tmp_path,
+        n_pairs=6,
+        annotators=2,
+        url=db_url,
+        k=2,
+        repeat_rate=0.5,
+        swap_rate=0.5,
+        control_gap=1,
     )
     reader, clicker = _ids(db, tokens)
 

@@ -1,19 +1,24 @@
-"""The ``vidalign annotate`` CLI end to end, and a real server killed with SIGKILL mid-stream."""
+"""The ``vidalign annotate`` CLI end to end, and a real server killed with SIGKILL mid-stream,
+on SQLite and on PostgreSQL; oversized bodies sent to the real server."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from test_annotate_support import make_pairs
+from test_annotate_support import make_pairs, seeded_db
 from vidalign.cli.main import main
 from vidalign.data import load_pairs, save_pairs
 
@@ -21,14 +26,12 @@ ALL = ("VQ", "MQ", "TA")
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _start(db: Path, root: Path, port: int, log: Path) -> subprocess.Popen:
+def _start(db: str, root: Path, port: int, log: Path) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     # the annotate group alone: the same handlers as `vidalign annotate`, without torch
     cmd = [sys.executable, "-m", "vidalign.cli.annotate", "serve", "--db", str(db)]
@@ -52,13 +55,13 @@ def _labels_for(i: int) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_cli_and_kill9_loses_no_acknowledged_judgment(tmp_path, capsys):
+def test_cli_and_kill9_loses_no_acknowledged_judgment(tmp_path, capsys, db_url):
     root = tmp_path / "videos"
     pairs = make_pairs(root, 16)
     for p in pairs:  # the pair file carries (ignored) labels: load_pairs needs label columns
         p.labels = dict.fromkeys(ALL, 0)
     save_pairs(pairs, root / "pairs.csv")
-    db = tmp_path / "ann.db"
+    db = db_url
 
     assert main(["annotate", "add-annotator", "alice", "--db", str(db)]) == 0
     out = capsys.readouterr()
@@ -148,3 +151,58 @@ def test_cli_and_kill9_loses_no_acknowledged_judgment(tmp_path, capsys):
     assert all(Path(p.path_a).is_file() for p in exported)
     assert exported[0].meta == {"A_model": "m0", "B_model": "m1"}
     assert main(["annotate", "rotate-admin-token", "--db", str(db)]) == 0
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(x for x in status.splitlines() if x.startswith("VmRSS")).split()[1]) / 1024
+
+
+def _raw_post(port: int, headers: str, body: Iterator[bytes]) -> tuple[bytes, bytes]:
+    """Send a request by hand (declared or chunked length); (status line, body) of the reply."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(f"POST /api/judgments HTTP/1.1\r\nHost: t\r\n{headers}\r\n".encode())
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # refused mid-way
+            for chunk in body:
+                s.sendall(chunk)
+        reply = b""
+        with contextlib.suppress(ConnectionResetError):
+            while b"}" not in reply and (data := s.recv(65536)):
+                reply += data
+    head, _, payload = reply.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], payload
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
+def test_the_real_server_refuses_100_mb_bodies_without_reading_them(tmp_path):
+    db, _, tokens, root = seeded_db(tmp_path, n_pairs=1, annotators=1, k=1)
+    db.dispose()
+    port = _free_port()
+    proc = _start(str(tmp_path / "ann.db"), root, port, tmp_path / "server.log")
+    block = b" " * (1 << 16)
+    chunk = f"{len(block):x}\r\n".encode() + block + b"\r\n"
+    mb100 = 1600  # blocks of 64 KiB
+    try:
+        before = _rss_mb(proc.pid)
+        declared = f"Content-Length: {mb100 * len(block)}\r\n"
+        chunked, token = "Transfer-Encoding: chunked\r\n", f"Authorization: Bearer {tokens[0]}\r\n"
+        for headers, status in [
+            (declared, b"413"),  # no token, a declared length over the cap
+            (chunked, b"401"),  # no token, no length: refused before the body is read
+            (token + chunked, b"413"),  # a token: read until it passes the cap
+        ]:
+            body = (
+                (block for _ in range(mb100))
+                if headers == declared
+                else (chunk for _ in range(mb100))
+            )
+            line, payload = _raw_post(port, headers, body)
+            assert status in line, (headers, line)
+            detail = json.loads(payload)["detail"]
+            assert ("over the limit of 1048576 bytes" in detail) == (status == b"413")
+        assert _rss_mb(proc.pid) - before < 30  # not 100 MB read into memory, three times
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:  # and it still serves
+            assert c.get("/api/me", headers={"Authorization": f"Bearer {tokens[0]}"}).is_success
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

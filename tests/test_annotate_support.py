@@ -1,4 +1,7 @@
-"""Shared helpers for the annotate tests: tiny real mp4 clips, pairs, a seeded database."""
+"""Shared helpers for the annotate tests: tiny real mp4 clips, pairs, a seeded database.
+
+``conftest.py`` holds the ``db_url`` fixture that runs a test on SQLite and on a throwaway
+PostgreSQL server (``annotate_postgres``)."""
 
 from __future__ import annotations
 
@@ -42,16 +45,21 @@ def make_pairs(root: Path, n: int, prompt: str = "a red circle moves left") -> l
 
 
 def seeded_db(
-    tmp_path: Path, n_pairs: int = 4, annotators: int = 2, **settings: object
+    tmp_path: Path,
+    n_pairs: int = 4,
+    annotators: int = 2,
+    url: str | None = None,
+    **settings: object,
 ) -> tuple[Database, str, list[str], Path]:
-    """A database with one batch "b1" and some annotators.
+    """A database (``url``, default a SQLite file in ``tmp_path``) with one batch "b1" and
+    some annotators.
 
     Returns:
         ``(db, admin_token, annotator_tokens, videos_root)``.
     """
     root = tmp_path / "videos"
     root.mkdir(exist_ok=True)
-    db, admin = open_database(str(tmp_path / "ann.db"))
+    db, admin = open_database(url or str(tmp_path / "ann.db"))
     assert admin is not None
     import_batch(
         db, "b1", make_pairs(root, n_pairs), videos_root=root, settings=BatchSettings(**settings)

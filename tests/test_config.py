@@ -155,17 +155,29 @@ def _numeric_fields(cls, where=""):
             yield key, f.metadata
 
 
-def test_every_numeric_field_of_every_trainer_config_states_its_range():
+def _config_classes():
+    """Every config class that a recipe, a demo scale or a tool's options fill in."""
     from vidalign.align.config import AlignConfig
-    from vidalign.guidance.config import LatentRMConfig
+    from vidalign.align.grpo_config import GRPOConfig
+    from vidalign.demo.config import DemoConfig
+    from vidalign.eval.reward_eval_run import RewardEvalConfig
+    from vidalign.guidance.config import AblateConfig, LatentRMConfig
     from vidalign.policy.config import PretrainConfig
+    from vidalign.reward.ablate import RewardAblateConfig
     from vidalign.reward.config import RewardTrainConfig
     from vidalign.reward.pretrain import VLMPretrainConfig
 
-    unbounded = {"time_mean"}  # a logit-normal mean can be any number
-    for cls in (PretrainConfig, RewardTrainConfig, VLMPretrainConfig, AlignConfig, LatentRMConfig):
+    return (PretrainConfig, RewardTrainConfig, VLMPretrainConfig, AlignConfig, GRPOConfig,
+            LatentRMConfig, AblateConfig, RewardAblateConfig, RewardEvalConfig, DemoConfig)  # fmt: skip
+
+
+def test_every_numeric_field_of_every_config_states_its_range():
+    # a logit-normal mean, and per-dimension weights or stage estimates in a mapping, can be
+    # any number
+    unbounded = {"time_mean", "weights", "reward.weights", "estimates"}
+    for cls in _config_classes():
         fields = dict(_numeric_fields(cls))
-        assert len(fields) > 10, cls
+        assert fields, cls
         missing = [k for k, meta in fields.items() if k not in unbounded and not BOUNDS & set(meta)]
         assert not missing, (cls.__name__, missing)
 
@@ -178,16 +190,32 @@ def test_every_numeric_field_of_every_trainer_config_states_its_range():
         ("policy/tiny.yaml", "optim.lr=-1", r"optim\.lr: -1\.0 must be >= 0"),
         ("guidance/tiny.yaml", "batch_size=0", r"batch_size: 0 must be >= 1"),
         ("align/synth_dpo.yaml", "lora.dropout=1.5", r"lora\.dropout: 1\.5 must be >= 0 and < 1"),
+        ("align/synth_grpo.yaml", "group_size=1", r"group_size: 1 must be >= 2"),
+        ("guidance/synth_ablate.yaml", "steps=-1", r"steps: -1 must be >= 0"),
+        ("guidance/synth_ablate.yaml", "t_max=1.5", r"t_max: 1\.5 must be >= 0 and <= 1"),
+        ("reward/ablate_synth.yaml", "batch_size=0", r"batch_size: 0 must be >= 1"),
+        ("reward/ablate_synth.yaml", "seeds=[0,-1]", r"seeds\[1\]: -1 must be >= 0"),
     ],
 )
 def test_trainer_recipes_refuse_values_out_of_range(recipe, override, message):
-    from vidalign.align.config import AlignConfig
-    from vidalign.guidance.config import LatentRMConfig
-    from vidalign.policy.config import PretrainConfig
-    from vidalign.reward.config import RewardTrainConfig
+    from test_recipes_load import CLASS_OF
 
-    classes = {"reward": RewardTrainConfig, "policy": PretrainConfig,
-               "guidance": LatentRMConfig, "align": AlignConfig}  # fmt: skip
     path = CONFIGS / recipe
     with pytest.raises(ConfigError, match=rf"^override '{re.escape(override)}': {message}"):
-        load_config(classes[recipe.split("/")[0]], path, [override])
+        load_config(CLASS_OF[recipe], path, [override])
+
+
+def test_tools_check_configs_built_in_python(tmp_path):
+    from vidalign.eval.reward_eval_run import RewardEvalConfig, run_reward_eval
+    from vidalign.guidance.ablate import run_ablation as guidance_ablation
+    from vidalign.guidance.config import AblateConfig
+    from vidalign.reward.ablate import RewardAblateConfig
+    from vidalign.reward.ablate import run_ablation as reward_ablation
+
+    # refused before any file is read: none of these paths exist
+    with pytest.raises(ConfigError, match=r"^scale: -1\.0 must be >= 0"):
+        guidance_ablation(AblateConfig(out_dir=str(tmp_path / "g"), scale=-1.0))
+    with pytest.raises(ConfigError, match=r"^batch_size: 0 must be >= 1"):
+        reward_ablation(RewardAblateConfig(train_data="t.csv", test_data="t.csv", batch_size=0))
+    with pytest.raises(ConfigError, match=r"^batch_size: -2 must be >= 1"):
+        run_reward_eval(RewardEvalConfig(data="t.csv", batch_size=-2))

@@ -2,8 +2,12 @@
 
 import json
 
+import pytest
+import torch
+
 from vidalign.cli.main import main
 from vidalign.data import load_pairs
+from vidalign.video import write_video
 
 BENCH = """\
 path_A,path_B,A_model,B_model,prompt,VQ,MQ,TA,Overall
@@ -21,7 +25,7 @@ def test_check_good_file_prints_counts(tmp_path, capsys):
     assert "4 pairs, 3 prompts, 4 videos" in out
     assert "MQ" in out and "75.0%" in out  # MQ: 3 ties of 4
     assert "new-3" in out  # the models table
-    assert "(video files not checked: --check-files)" in out  # v/1.mp4 ... do not exist
+    assert "(video files not checked: --check-files, or --decode)" in out  # v/1.mp4 ... absent
     assert main(["data", "check", str(tmp_path / "bench.csv"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["files_checked"] is False
 
@@ -75,6 +79,36 @@ def test_check_files_flag(tmp_path, capsys):
     for i in range(1, 5):
         (tmp_path / "v" / f"{i}.mp4").write_bytes(b"x")
     assert main(["data", "check", str(tmp_path / "bench.csv"), "--check-files"]) == 0
+
+
+def test_decode_reports_every_video_that_does_not_decode_at_each_row_and_field(tmp_path, capsys):
+    (tmp_path / "bench.csv").write_text(BENCH)
+    frames = torch.randint(0, 255, (6, 3, 16, 16), dtype=torch.uint8)
+    for i in (1, 2, 4):
+        write_video(tmp_path / "v" / f"{i}.mp4", frames, fps=8.0)
+    clip = (tmp_path / "v" / "2.mp4").read_bytes()
+    (tmp_path / "v" / "2.mp4").write_bytes(b"\x00not a video" * 10)  # v/3.mp4 is missing
+    argv = ["data", "check", str(tmp_path / "bench.csv"), "--decode", "--workers", "2"]
+    assert main([*argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    two, three = tmp_path / "v" / "2.mp4", tmp_path / "v" / "3.mp4"
+    assert "4 problem(s) in 3 row(s)" in err
+    assert f"row 1: path_B: {two}: not a readable video file (Invalid data" in err
+    assert f"row 2: path_A: {three}: video file not found" in err
+    assert f"row 4: path_A: {two}: not a readable" in err
+    assert f"row 4: path_B: {three}: video file not found" in err
+    (tmp_path / "v" / "2.mp4").write_bytes(clip)
+    (tmp_path / "v" / "3.mp4").write_bytes(clip)
+    assert main(argv) == 0  # with the progress bar, on stderr
+    captured = capsys.readouterr()
+    assert "4 pairs, 3 prompts, 4 videos (every video decodes)" in captured.out
+    assert "decode" in captured.err
+    assert main([*argv, "--json", "--no-progress"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["videos_decoded"] is True and stats["files_checked"] is True
+    with pytest.raises(SystemExit):
+        main([*argv, "--workers", "0"])
+    assert "expected an integer >= 1, got '0'" in capsys.readouterr().err
 
 
 def test_convert_csv_to_jsonl_and_parquet(tmp_path, capsys):

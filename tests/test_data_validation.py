@@ -160,6 +160,17 @@ def test_jsonl_row_errors(tmp_path):
     assert f"{path}: row 9 (line 9): VQ: key given more than once in the object" in text
 
 
+def test_jsonl_whose_every_row_is_unreadable_reports_the_rows(tmp_path):
+    # no object could be read, so the file's columns are unknown: not "missing columns"
+    path = tmp_path / "pairs.jsonl"
+    row = '{"path_A": "a.mp4", "path_B": "b.mp4", "prompt": "p", "VQ": "A", "VQ": "B"}'
+    path.write_text(row + "\n{not json\n")
+    with pytest.raises(PairDataError) as err:
+        load_pairs(path)
+    assert [(i.row, i.field) for i in err.value.issues] == [(1, "VQ"), (2, None)]
+    assert "key given more than once" in str(err.value) and "missing column" not in str(err.value)
+
+
 def test_parquet_row_errors(tmp_path):
     table = pa.table(
         {

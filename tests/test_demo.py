@@ -29,8 +29,17 @@ def test_tiny_demo_runs_every_stage_then_reuses_them(tmp_path, capsys):
     assert str(out / "vlm" / "run" / "model") in align_cfg  # the second stage starts from it
     assert str(out / "vlm_align" / "run" / "model") in reward_cfg  # the reward model too
     md = (out / "report.md").read_text()
-    first = md.split("## ")[2]  # after the Setting: the oracle's verdict on every arm
+    titles = [part.split("\n", 1)[0] for part in md.split("\n## ")[1:]]
+    assert titles[:3] == ["Findings", "Win rates at a glance", "Setting"]  # the answer leads
+    lead = md.split("## ")[1]
+    assert "by the oracle.** Beat the base model:" in lead and "vs learned reward" in lead
+    assert "![Win rates against the base model](report_winrates.svg)" in md
+    assert (out / "report_winrates.svg").read_text().count('class="bar"') > 0
+    first = md.split("## ")[4]  # after the Setting: the oracle's verdict on every arm
     assert first.startswith("What each arm does to the base model")
+    times = md.split("## Time per stage")[1]
+    assert "running: it writes this report" in times and "**total**" in times
+    assert "evaluation.samples_per_prompt: 2" in md  # one sample per prompt: no diversity
     assert "Flow-DPO (constant β), oracle labels" in first and "gap closed" in first
     assert "Flow-GRPO, oracle reward" in first and "| Flow-GRPO |" in first
     assert "Reward accuracy on the on-policy pairs" in md
@@ -44,6 +53,7 @@ def test_tiny_demo_runs_every_stage_then_reuses_them(tmp_path, capsys):
     assert "No held-out pairs" not in md  # the latent reward model is scored on held-out pairs
     assert "Table 6 and 7 analogues" in md
     html = (out / "report.html").read_text()
+    assert html.count("<svg") == 1 and "report_winrates.svg" not in html  # the chart, inline
     assert html.count("<video") >= 2 * 6  # a grid row per prompt, one video per method
     results = json.loads((out / "evaluate" / "results.json").read_text())
     for key in ("general / oracle", "general / reward model", "hard / oracle"):
@@ -59,6 +69,8 @@ def test_tiny_demo_runs_every_stage_then_reuses_them(tmp_path, capsys):
     assert main(["demo", "--scale", "tiny", "--out", str(out)]) == 0
     rerun = capsys.readouterr().out
     assert rerun.count("cached") == len(stages)
+    log = json.loads((out / "stages_run.json").read_text())["stages"]
+    assert log == dict.fromkeys(stages, "reused")
 
 
 def test_demo_recipe_errors_name_the_stage(tmp_path):

@@ -148,6 +148,7 @@ def test_corrupt_video_error_or_skip(synth_data, tmp_path):
     skipped = [json.loads(x) for x in (tmp_path / "o" / "skipped.jsonl").read_text().splitlines()]
     assert [s["scorer"] for s in skipped] == ["Oracle (ceiling)"]
     assert skipped[0]["path"].endswith("broken.mp4") and skipped[0]["reason"]
+    assert skipped[0]["reason"].startswith("not a readable video file")  # the path once, as path
     assert "Skipped: 1 pair(s)" in run.paths["report"].read_text()
 
 

@@ -48,7 +48,10 @@ def test_score_errors_are_reported_not_scored(tmp_path, capsys):
     assert "s0_0_a.mp4" in capsys.readouterr().err
     assert main([*argv, "--no-progress", "--skip-errors"]) == 0
     skipped = list(csv.DictReader((tmp_path / "scores.skipped.csv").open()))
-    assert len(skipped) == 1 and "s0_0_a.mp4" in skipped[0]["video"]
+    assert len(skipped) == 1 and skipped[0]["video"] == str(broken)
+    # the video column names the file; the reason does not repeat it, nor a batch index
+    assert skipped[0]["error"].startswith("not a readable video file (Invalid data found")
+    assert "s0_0_a.mp4" not in skipped[0]["error"]
     assert len(list(csv.DictReader(out.open()))) == 5
     assert main(["reward", "score", str(run / "model"), "--video", "x.mp4"]) == 2
 

@@ -99,10 +99,13 @@ def test_float_tensor_input_keeps_gradients(scorer):
 def test_errors_name_the_video_and_are_never_numbers(scorer, videos, tmp_path):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"not a video")
-    with pytest.raises(ScoreError, match=r"video 1 \(.*broken.mp4\)"):
+    with pytest.raises(ScoreError) as err:
         scorer.score([videos[0], str(bad)], ["a", "b"], normalize=False)
+    # the path once, at the start; PyAV's own text without the path it repeats
+    want = f"{bad}: not a readable video file (Invalid data found when processing input)"
+    assert str(err.value) == want
     rows = scorer.score([videos[0], str(bad)], ["a", "b"], normalize=False, errors="report")
-    assert set(rows[1]) == {"error"} and "broken.mp4" in rows[1]["error"]
+    assert rows[1] == {"error": want}
     assert isinstance(rows[0]["VQ"], float)
     with pytest.raises(ScoreError, match="prompt must be text"):
         scorer.score([videos[0]], [None], normalize=False)

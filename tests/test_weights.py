@@ -1,5 +1,6 @@
 """Weight files that were cut short or damaged fail with an error naming the file, in every
-loader: the safetensors helper, the reward model, the generator, the latent RM and LoRA."""
+loader: the safetensors helper, the reward model, the generator, the latent RM, LoRA, and the
+text-embedding and rendered-clip caches."""
 
 import re
 
@@ -12,6 +13,7 @@ from guidance_testdata import tiny_generator, tiny_reward
 from vidalign.guidance import load_latent_reward, save_latent_reward
 from vidalign.policy.folder import load_generator
 from vidalign.policy.lora import add_lora, load_lora, save_lora
+from vidalign.policy.synth_data import load_or_render
 from vidalign.policy.tiny import tiny_wan_transformer
 from vidalign.reward.builder import build_tiny
 from vidalign.reward.processing import SamplingContract
@@ -87,3 +89,22 @@ def test_lora_file(tmp_path):
     load_lora(small(), file)
     with pytest.raises(WeightsFileError, match=names(truncate(file))):
         load_lora(small(), file)
+
+
+def test_text_embedding_cache(tmp_path):
+    gen = tiny_generator()
+    gen.text.precompute(["a red circle moves left"])
+    file = tmp_path / "cache.safetensors"
+    gen.text.save_cache(file)
+    tiny_generator().text.load_cache(file)
+    with pytest.raises(WeightsFileError, match=names(truncate(file))):
+        tiny_generator().text.load_cache(file)
+
+
+def test_rendered_clip_cache(tmp_path):
+    settings = dict(num_clips=2, num_prompts=2, profiles=[], seed=0, size=16, num_frames=4, fps=8.0)
+    clips, prompts = load_or_render(tmp_path, **settings)
+    assert clips.shape[0] == len(prompts) == 2
+    [file] = tmp_path.glob("clips-*/clips.safetensors")
+    with pytest.raises(WeightsFileError, match=names(truncate(file))):
+        load_or_render(tmp_path, **settings)

@@ -1,6 +1,7 @@
 """Reading safetensors weight files: a truncated or corrupt file is an error that names it.
 
-``load_safetensors`` reads a file's tensors. ``check_safetensors`` reads only its header: a
+``load_safetensors`` reads a file's tensors, ``safetensors_metadata`` the text metadata its
+header carries. ``check_safetensors`` reads only its header: a
 safetensors header lists every tensor's byte range, and safetensors refuses a file those
 ranges do not cover exactly, so a truncated file fails there. Loaders whose weights a
 library opens itself (``from_pretrained`` of diffusers and transformers, peft's LoRA
@@ -37,6 +38,19 @@ def check_safetensors(path: str | Path) -> None:
     try:
         with safe_open(str(path), framework="pt"):
             pass
+    except (SafetensorError, OSError, ValueError) as err:
+        raise _unreadable(path, err) from None
+
+
+def safetensors_metadata(path: str | Path) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file ({} if none); ``WeightsFileError`` naming it
+    if its header is not whole."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsFileError(f"{path}: weights file not found")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
     except (SafetensorError, OSError, ValueError) as err:
         raise _unreadable(path, err) from None
 

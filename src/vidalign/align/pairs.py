@@ -34,7 +34,7 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from vidalign.data import OVERALL, PreferencePair, save_pairs
-from vidalign.errors import VidalignError
+from vidalign.errors import VidalignError, reason
 from vidalign.eval.scorer import Scorer, resolve_weights
 from vidalign.policy.adapter import Generator
 from vidalign.policy.sampling import sample_latents, sample_seed
@@ -309,9 +309,10 @@ def _score_and_pair(
         videos, [s.prompt for s in samples], normalize=normalize, weights=weights, **kwargs
     )
     kept, skipped = [], []
-    for s, row in zip(samples, rows):
+    for s, video, row in zip(samples, videos, rows):
         if "error" in row:
-            skipped.append({"index": s.index, "video": s.video, "error": row["error"]})
+            why = reason(video, row["error"])
+            skipped.append({"index": s.index, "video": s.video, "error": why})
             continue
         s.scores = {k: float(row[k]) for k in [*dims, OVERALL]}
         kept.append(s)

@@ -38,3 +38,29 @@ def find_annotator(db: Database, token: str | None) -> Annotator | None:
         return None
     with db.read() as s:
         return s.scalar(select(Annotator).where(Annotator.token_hash == hash_token(token)))
+
+
+class KnownTokens:
+    """:func:`find_annotator` that remembers the tokens it found.
+
+    An annotator's token never changes and no annotator is deleted, so a remembered token
+    stays right and costs no database round trip. A token not found is looked up again each
+    time, so an annotator added meanwhile (by the CLI, in another process) works at once.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._found: dict[str, Annotator] = {}
+
+    def remembered(self, token: str | None) -> Annotator | None:
+        """The annotator of ``token`` if it was found before; never touches the database."""
+        return self._found.get(hash_token(token)) if token else None
+
+    def find(self, token: str | None) -> Annotator | None:
+        """The annotator holding ``token``, or None (see :func:`find_annotator`)."""
+        found = self.remembered(token)
+        if found is None and token:
+            found = find_annotator(self.db, token)
+            if found is not None:
+                self._found[hash_token(token)] = found
+        return found

@@ -21,18 +21,20 @@ from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from vidalign.annotate.annotators import add_annotator, find_annotator
+from vidalign.annotate.annotators import KnownTokens, add_annotator, find_annotator
 from vidalign.annotate.batches import BatchSettings, import_batch, pairs_table, pairs_to_annotate
 from vidalign.annotate.db import Database
 from vidalign.annotate.errors import AnnotateError
 from vidalign.annotate.export import collect_majority
+from vidalign.annotate.headers import SecurityHeaders
 from vidalign.annotate.limits import MAX_BATCH_BYTES, MAX_BODY_BYTES, BodyLimit
 from vidalign.annotate.media import Forbidden, Missing, resolve_video
 from vidalign.annotate.page import annotate_page, login_page
@@ -43,6 +45,7 @@ from vidalign.annotate.queue import (
     NotFound,
     label_to_choice,
     next_assignment,
+    previous_choices,
     progress,
     skip_assignment,
     submit_judgment,
@@ -50,18 +53,13 @@ from vidalign.annotate.queue import (
 )
 from vidalign.annotate.schema import INT_LIMIT, Annotator, Assignment, Batch, Judgment, Pair
 from vidalign.annotate.stats import compute_stats
+from vidalign.annotate.writer import GroupWriter
 from vidalign.errors import VidalignError
 
 log = logging.getLogger("vidalign.annotate")
 COOKIE = "vidalign_token"
 STATIC_DIR = Path(__file__).parent / "static"
 LABEL_NAMES = {1: "A", -1: "B", 0: "same"}
-_SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
-}
 
 
 class HTTPError(Exception):
@@ -111,6 +109,12 @@ class BatchIn(BaseModel):
 
 
 Model = TypeVar("Model", bound=BaseModel)
+_SHOWN = (
+    select(Pair.prompt, Pair.native_fps_a, Pair.native_fps_b, Batch.dims)
+    .join(Batch, Batch.id == Pair.batch_id)
+    .where(Pair.id == bindparam("pair_id"))
+)
+"""What the page shows of an assignment's pair."""
 
 
 def _bearer(request: Request) -> str | None:
@@ -161,13 +165,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     limits = {"/api/admin/batches": max_batch_bytes}
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes, per_path=limits)
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        for k, v in _SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
+    app.add_middleware(SecurityHeaders)  # outermost: a 413 gets the headers too
 
     @app.exception_handler(HTTPError)
     async def _http_error(_request: Request, err: HTTPError) -> JSONResponse:
@@ -180,11 +178,14 @@ def create_app(
     async def _annotate_error(_request: Request, err: VidalignError) -> JSONResponse:
         return JSONResponse({"detail": str(err)}, status_code=status_of.get(type(err), 400))
 
-    def annotator(request: Request) -> Annotator:
+    known = KnownTokens(db)
+    writer = GroupWriter(db)
+
+    async def annotator(request: Request) -> Annotator:
         token = _bearer(request) or request.cookies.get(COOKIE)
-        found = find_annotator(db, token)
+        found = known.remembered(token) or await run_in_threadpool(known.find, token)
         if found is None:
-            if token and db.admin_token_ok(token):
+            if token and await run_in_threadpool(db.admin_token_ok, token):
                 raise HTTPError(403, "the admin token cannot annotate; use an annotator token")
             raise HTTPError(401, "missing or unknown annotator token")
         return found
@@ -204,36 +205,38 @@ def create_app(
     AnnotatorBody = Annotated[AnnotatorIn, _body(AnnotatorIn, admin)]
     BatchBody = Annotated[BatchIn, _body(BatchIn, admin)]
 
-    def item_payload(s: Session, a: Assignment | None, annotator_id: int) -> dict:
-        prog = progress(s, annotator_id)
-        out: dict[str, Any] = {"progress": {"done": prog.done, "remaining": prog.remaining}}
+    def progress_of(annotator_id: int) -> dict:
+        with db.read() as s:
+            prog = progress(s, annotator_id)
+        return {"done": prog.done, "remaining": prog.remaining}
+
+    async def with_progress(out: dict, annotator_id: int) -> dict:
+        """``out`` with the annotator's progress, counted after its write committed.
+
+        The count reads every pair, so it runs on a worker thread (WAL readers run beside
+        the writer), not in the serial write path.
+        """
+        return out | {"progress": await run_in_threadpool(progress_of, annotator_id)}
+
+    def item_payload(s: Session, a: Assignment | None) -> dict:
         if a is None:
-            out["item"] = None
-            return out
-        pair = a.pair
-        left_fps, right_fps = (pair.native_fps_a, pair.native_fps_b)
+            return {"item": None}
+        shown = s.execute(_SHOWN, {"pair_id": a.pair_id}).one()
+        fps = {"left": shown.native_fps_a, "right": shown.native_fps_b}
         if a.order == "BA":
-            left_fps, right_fps = right_fps, left_fps
-        last = s.scalar(
-            select(Judgment)
-            .where(Judgment.assignment_id == a.id, Judgment.skip_reason.is_(None))
-            .order_by(Judgment.id.desc())
-        )
-        previous = (
-            {lab.dim: label_to_choice(lab.value, a.order) for lab in last.labels} if last else None
-        )
-        out["item"] = {
+            fps = {"left": fps["right"], "right": fps["left"]}
+        item = {
             "assignment_id": a.id,
-            "prompt": pair.prompt,
-            "dims": pair.batch.dim_list,
+            "prompt": shown.prompt,
+            "dims": shown.dims.split(","),
             "videos": {
                 "left": f"/api/assignments/{a.id}/video/left",
                 "right": f"/api/assignments/{a.id}/video/right",
             },
-            "fps": {"left": left_fps, "right": right_fps},
-            "previous": previous,
+            "fps": fps,
+            "previous": previous_choices(s, a),
         }
-        return out
+        return {"item": item}
 
     # ---- pages ---------------------------------------------------------------------------
     @app.get("/", include_in_schema=False)
@@ -274,35 +277,38 @@ def create_app(
     # ---- annotator API -------------------------------------------------------------------
     @app.get("/api/me")
     def me(who: Who) -> dict:
-        with db.read() as s:
-            prog = progress(s, who.id)
-        return {"name": who.name, "progress": {"done": prog.done, "remaining": prog.remaining}}
+        return {"name": who.name, "progress": progress_of(who.id)}
 
+    # Writes go through the group writer: the answer is sent once its commit is on disk.
     @app.get("/api/next")
-    def next_item(who: Who) -> dict:
-        with db.write() as s:
-            return item_payload(s, next_assignment(s, who.id), who.id)
+    async def next_item(who: Who) -> dict:
+        out = await writer.run(lambda s: item_payload(s, next_assignment(s, who.id)))
+        return await with_progress(out, who.id)
 
     @app.post("/api/judgments", status_code=201)
-    def post_judgment(body: JudgmentBody, who: Who) -> dict:
-        with db.write() as s:
-            j = submit_judgment(s, who.id, body.assignment_id, body.labels, body.time_spent_ms)
-            return {"judgment_id": j.id, "assignment_id": j.assignment_id}
+    async def post_judgment(body: JudgmentBody, who: Who) -> dict:
+        def job(s: Session) -> dict:
+            answer = submit_judgment(s, who.id, body.assignment_id, body.labels, body.time_spent_ms)
+            return {"judgment_id": answer.judgment_id, "assignment_id": answer.assignment_id}
+
+        return await writer.run(job)
 
     @app.post("/api/skips", status_code=201)
-    def post_skip(body: SkipBody, who: Who) -> dict:
-        with db.write() as s:
-            j = skip_assignment(s, who.id, body.assignment_id, body.reason, body.time_spent_ms)
-            return {"judgment_id": j.id, "assignment_id": j.assignment_id}
+    async def post_skip(body: SkipBody, who: Who) -> dict:
+        def job(s: Session) -> dict:
+            answer = skip_assignment(s, who.id, body.assignment_id, body.reason, body.time_spent_ms)
+            return {"judgment_id": answer.judgment_id, "assignment_id": answer.assignment_id}
+
+        return await writer.run(job)
 
     @app.post("/api/undo")
-    def post_undo(who: Who) -> dict:
-        with db.write() as s:
+    async def post_undo(who: Who) -> dict:
+        def job(s: Session) -> dict:
             j = undo_last(s, who.id)
             s.flush()
-            out = item_payload(s, j.assignment, who.id)
-            out["undone"] = j.id
-            return out
+            return item_payload(s, j.assignment) | {"undone": j.id}
+
+        return await with_progress(await writer.run(job), who.id)
 
     @app.get("/api/judgments")
     def my_judgments(who: Who) -> dict:

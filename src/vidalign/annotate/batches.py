@@ -70,7 +70,7 @@ class BatchSettings:
         for name in ("k", "control_gap", "seed"):
             v = getattr(self, name)
             if not -INT_LIMIT < v < INT_LIMIT:
-                raise AnnotateError(f"batch: {name}={v} is outside (-2**63, 2**63)")
+                raise AnnotateError(f"batch: {name}={v} is outside (-2**31, 2**31)")
 
 
 def relative_video_path(path: str, videos_root: Path) -> str:
@@ -236,7 +236,8 @@ def import_batch(
         AnnotateError: a bad setting, an existing name or an empty batch.
         PairDataError: bad pairs, every one listed (by 1-based position in ``source``)
             with its field, named as the pair-file column (``prompt``, ``path_A``,
-            ``path_B``): a blank prompt, or a video outside the root, missing or unreadable.
+            ``path_B``, ``num_frames_A``): a blank prompt, a video outside the root, missing
+            or unreadable, the same file for A and B, or a frame count too large to store.
     """
     from vidalign.data.errors import PairDataError, RowIssue  # vidalign.data pulls in torch
 
@@ -255,6 +256,11 @@ def import_batch(
         if not isinstance(p.prompt, str) or not p.prompt.strip():
             why = f"expected non-empty text, got {p.prompt!r}"
             issues.append(RowIssue(source, i + 1, None, "prompt", why))
+        for side in ("A", "B"):
+            frames = getattr(p, f"num_frames_{side.lower()}", None)
+            if frames is not None and not 0 < frames < INT_LIMIT:
+                why = f"{frames} frames is outside (0, 2**31), the range the database stores"
+                issues.append(RowIssue(source, i + 1, None, f"num_frames_{side}", why))
         rel: dict[str, str] = {}
         native: dict[str, float] = {}
         for side in ("a", "b"):
@@ -263,6 +269,10 @@ def import_batch(
                 native[side] = _native_fps(root / rel[side])
             except AnnotateError as err:
                 issues.append(RowIssue(source, i + 1, None, f"path_{side.upper()}", str(err)))
+        if len(rel) == 2 and os.path.samefile(root / rel["a"], root / rel["b"]):
+            # the pair-file check compares paths; two names (a link) for one file pass it
+            why = f"{rel['b']} is the same file as path_A {rel['a']}"
+            issues.append(RowIssue(source, i + 1, None, "path_B", why))
         if len(issues) > found:
             continue
         meta = {str(k): str(v) for k, v in (getattr(p, "meta", None) or {}).items()}

@@ -5,9 +5,10 @@ the psycopg 3 driver (``pip install vidalign[postgres]``).
 
 SQLite runs in WAL mode with ``synchronous=FULL``: every commit fsyncs the write-ahead log
 before it returns, so an acknowledged judgment survives a killed server and also a power
-loss or OS crash (``NORMAL`` would only survive a killed process). Annotation writes arrive
-at human pace, so the fsync per commit costs nothing that matters. Write transactions start
-with ``BEGIN IMMEDIATE`` so that "count assignments, then add one" cannot interleave.
+loss or OS crash (``NORMAL`` would only survive a killed process). The server shares each
+fsync among the writes that arrive together (``vidalign.annotate.writer``). Write
+transactions start with ``BEGIN IMMEDIATE`` so that "count assignments, then add one" cannot
+interleave.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ Assignment rule: a pair is given to at most ``k`` distinct annotators as a regul
 again). Pairs with the fewest live assignments come first, earlier batches first, ties
 broken by a seeded per-annotator shuffle. Control items (repeat / swap) are scheduled when
 a regular item is judged and become due ``control_gap`` answers later.
+
+The statements of the hot path (an annotator's next item and answer) are built once, with
+their annotator as a bound parameter: building and keying a statement costs SQLAlchemy
+about as much as SQLite takes to run it.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Exists, Select, and_, exists, func, select
+from sqlalchemy import Exists, Select, and_, bindparam, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -80,43 +85,53 @@ def _rng(*parts: object) -> random.Random:
     return random.Random(":".join(str(p) for p in parts))
 
 
+_ANNOTATOR = bindparam("annotator_id")
+_ANSWERED = select(func.count(Judgment.id)).where(
+    Judgment.annotator_id == _ANNOTATOR, Judgment.retracted_at.is_(None)
+)
+
+
 def answered_count(s: Session, annotator_id: int) -> int:
     """Unretracted judgments and skips by this annotator."""
-    q = select(func.count(Judgment.id)).where(
-        Judgment.annotator_id == annotator_id, Judgment.retracted_at.is_(None)
-    )
-    return int(s.scalar(q) or 0)
+    return int(s.scalar(_ANSWERED, {"annotator_id": annotator_id}) or 0)
 
 
-def _candidates(annotator_id: int) -> Select:
-    """Pairs this annotator may get as a new regular item: (id, batch_id, live count n),
-    in the order they are handed out (earlier batch, fewer live assignments, lower id)."""
+def _candidates(annotator: Any) -> Select:
+    """Pairs this annotator may get as a new regular item: (id, batch_id, seed, live count
+    n), in the order they are handed out (earlier batch, fewer live assignments, lower id)."""
     skipped = exists().where(
         Judgment.assignment_id == Assignment.id,
         Judgment.retracted_at.is_(None),
         Judgment.skip_reason.is_not(None),
     )
     mine = select(Assignment.pair_id).where(
-        Assignment.annotator_id == annotator_id, Assignment.kind == "regular"
+        Assignment.annotator_id == annotator, Assignment.kind == "regular"
     )
     n = func.count(Assignment.id)
     return (
-        select(Pair.id, Pair.batch_id, n.label("n"))
+        select(Pair.id, Pair.batch_id, Batch.seed, n.label("n"))
         .join(Batch, Batch.id == Pair.batch_id)
         .outerjoin(
             Assignment,
             and_(Assignment.pair_id == Pair.id, Assignment.kind == "regular", ~skipped),
         )
         .where(Pair.id.not_in(mine))
-        .group_by(Pair.id, Pair.batch_id, Batch.id, Batch.k)
+        .group_by(Pair.id, Pair.batch_id, Batch.id, Batch.k, Batch.seed)
         .having(n < Batch.k)
         .order_by(Batch.id, n, Pair.id)
     )
 
 
-def _open(annotator_id: int) -> Select:
-    """This annotator's assignments without an unretracted judgment."""
-    return select(Assignment).where(Assignment.annotator_id == annotator_id, ~_active())
+_OPEN = (
+    select(Assignment)
+    .where(Assignment.annotator_id == _ANNOTATOR, ~_active())
+    .order_by(Assignment.id)
+)
+"""This annotator's assignments without an unretracted judgment, oldest first."""
+_OPEN_COUNT = select(func.count()).select_from(_OPEN.subquery())
+_FIRST_CANDIDATES = _candidates(_ANNOTATOR).limit(64)
+_CANDIDATE_COUNT = select(func.count()).select_from(_candidates(_ANNOTATOR).subquery())
+_LOCK_BATCHES = select(Batch.id).order_by(Batch.id).with_for_update()
 
 
 def next_assignment(s: Session, annotator_id: int) -> Assignment | None:
@@ -125,45 +140,76 @@ def next_assignment(s: Session, annotator_id: int) -> Assignment | None:
     Order: an open regular item (e.g. after a reload or undo), then a due control item,
     then a new regular item, then a not yet due control item. None when nothing is left.
     """
-    open_regular = s.scalar(
-        _open(annotator_id).where(Assignment.kind == "regular").order_by(Assignment.id)
-    )
-    if open_regular is not None:
-        return open_regular
+    who = {"annotator_id": annotator_id}
+    opened = s.scalars(_OPEN, who).all()
+    regular = [a for a in opened if a.kind == "regular"]
+    if regular:
+        return regular[0]
     done = answered_count(s, annotator_id)
-    controls = _open(annotator_id).where(Assignment.kind != "regular")
-    due = s.scalar(controls.where(Assignment.due_after <= done).order_by(Assignment.id))
-    if due is not None:
-        return due
+    due = [a for a in opened if a.due_after <= done]
+    if due:
+        return due[0]
     # Serialise "count the live assignments, then add one" across annotators: SQLite already
     # does (BEGIN IMMEDIATE); on PostgreSQL this row lock does.
-    s.execute(select(Batch.id).order_by(Batch.id).with_for_update()).all()
-    rows = s.execute(_candidates(annotator_id).limit(64)).all()
+    if s.get_bind().dialect.name != "sqlite":
+        s.execute(_LOCK_BATCHES).all()
+    rows = s.execute(_FIRST_CANDIDATES, who).all()
     if rows:
-        batch_id, n = rows[0].batch_id, rows[0].n
+        batch_id, seed, n = rows[0].batch_id, rows[0].seed, rows[0].n
         tied = [r.id for r in rows if r.batch_id == batch_id and r.n == n]
-        batch = s.get(Batch, batch_id)
-        pair_id = _rng(batch.seed, "pick", annotator_id, done).choice(tied)
-        flip = _rng(batch.seed, "order", pair_id, annotator_id).random() < 0.5
+        pair_id = _rng(seed, "pick", annotator_id, done).choice(tied)
+        flip = _rng(seed, "order", pair_id, annotator_id).random() < 0.5
         a = Assignment(
             pair_id=pair_id, annotator_id=annotator_id, kind="regular", order="BA" if flip else "AB"
         )
         s.add(a)
         s.flush()
         return a
-    return s.scalar(controls.order_by(Assignment.due_after, Assignment.id))
+    return min(opened, key=lambda a: (a.due_after, a.id), default=None)
 
 
-def _own_assignment(s: Session, annotator_id: int, assignment_id: int) -> Assignment:
-    a = s.get(Assignment, assignment_id)
+_TARGET = (
+    select(
+        Assignment.id,
+        Assignment.annotator_id,
+        Assignment.pair_id,
+        Assignment.kind,
+        Assignment.order,
+        Batch.name.label("batch_name"),
+        Batch.dims,
+        Batch.seed,
+        Batch.repeat_rate,
+        Batch.swap_rate,
+        Batch.control_gap,
+        select(Judgment.id)
+        .where(Judgment.assignment_id == Assignment.id, Judgment.retracted_at.is_(None))
+        .limit(1)
+        .scalar_subquery()
+        .label("live"),
+    )
+    .join(Pair, Pair.id == Assignment.pair_id)
+    .join(Batch, Batch.id == Pair.batch_id)
+    .where(Assignment.id == bindparam("assignment_id"))
+)
+"""An assignment with what answering it needs: its batch's settings and its live judgment."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A stored judgment or skip."""
+
+    judgment_id: int
+    assignment_id: int
+
+
+def _own_assignment(s: Session, annotator_id: int, assignment_id: int) -> Any:
+    """The :data:`_TARGET` row of one of this annotator's open assignments."""
+    a = s.execute(_TARGET, {"assignment_id": assignment_id}).one_or_none()
     if a is None or a.annotator_id != annotator_id:
         raise NotFound(f"assignment {assignment_id} not found")
-    live = s.scalar(
-        select(Judgment.id).where(Judgment.assignment_id == a.id, Judgment.retracted_at.is_(None))
-    )
-    if live is not None:
+    if a.live is not None:
         raise Conflict(
-            f"assignment {assignment_id} is already answered (judgment {live}); undo it first"
+            f"assignment {assignment_id} is already answered (judgment {a.live}); undo it first"
         )
     return a
 
@@ -175,20 +221,31 @@ def _check_time(time_spent_ms: int) -> None:
         raise BadAnswer(f"time_spent_ms: {time_spent_ms} is not in [0, {MAX_TIME_SPENT_MS}]")
 
 
-def _insert(s: Session, j: Judgment, assignment_id: int) -> Judgment:
-    s.add(j)
+_INSERT_JUDGMENT = insert(Judgment)
+_INSERT_LABELS = insert(Label)
+
+
+def _insert(s: Session, a: Any, values: dict[str, Any], labels: dict[str, int]) -> Answer:
+    """Store a judgment of ``a`` and its labels (Core inserts: no unit of work to run)."""
+    row = {"assignment_id": a.id, "annotator_id": a.annotator_id, "order_shown": a.order}
     try:
-        s.flush()
+        result = s.connection().execute(_INSERT_JUDGMENT, row | values)
     except IntegrityError as err:  # a concurrent submit won the one-active-judgment index
-        raise Conflict(f"assignment {assignment_id} is already answered") from err
-    return j
+        raise Conflict(f"assignment {a.id} is already answered") from err
+    judgment_id = result.inserted_primary_key[0]
+    if labels:
+        rows = [{"judgment_id": judgment_id, "dim": d, "value": v} for d, v in labels.items()]
+        s.connection().execute(_INSERT_LABELS, rows)
+    return Answer(judgment_id=judgment_id, assignment_id=a.id)
 
 
-def _schedule_control(s: Session, a: Assignment, batch: Batch, done: int) -> None:
-    r = _rng(batch.seed, "control", a.pair_id, a.annotator_id).random()
-    if r < batch.repeat_rate:
+def _schedule_control(s: Session, a: Any) -> None:
+    """After ``a`` (a :data:`_TARGET` row) was judged: maybe a control of it, due
+    ``control_gap`` answers later."""
+    r = _rng(a.seed, "control", a.pair_id, a.annotator_id).random()
+    if r < a.repeat_rate:
         kind, order = "repeat", a.order
-    elif r < batch.repeat_rate + batch.swap_rate:
+    elif r < a.repeat_rate + a.swap_rate:
         kind, order = "swap", "BA" if a.order == "AB" else "AB"
     else:
         return
@@ -205,7 +262,7 @@ def _schedule_control(s: Session, a: Assignment, batch: Batch, done: int) -> Non
                 kind=kind,
                 control_of=a.id,
                 order=order,
-                due_after=done + batch.control_gap,
+                due_after=answered_count(s, a.annotator_id) + a.control_gap,
             )
         )
 
@@ -216,7 +273,7 @@ def submit_judgment(
     assignment_id: int,
     choices: Mapping[str, str],
     time_spent_ms: int,
-) -> Judgment:
+) -> Answer:
     """Record an answer given on screen.
 
     Args:
@@ -227,7 +284,7 @@ def submit_judgment(
         time_spent_ms: time from showing the item to submitting it.
 
     Returns:
-        The stored judgment; its labels are in A/B terms.
+        The stored judgment's id; its labels are stored in A/B terms.
 
     Raises:
         NotFound: unknown assignment, or another annotator's.
@@ -235,48 +292,34 @@ def submit_judgment(
         BadAnswer: missing, unknown or invalid dimensions or labels; bad time.
     """
     a = _own_assignment(s, annotator_id, assignment_id)
-    batch = a.pair.batch
-    dims = batch.dim_list
+    dims = a.dims.split(",")
     missing = [d for d in dims if d not in choices]
     unknown = [d for d in choices if d not in dims]
     if missing or unknown:
         raise BadAnswer(
-            f"labels: batch {batch.name!r} needs exactly {dims}; missing {missing}, unknown {unknown}"
+            f"labels: batch {a.batch_name!r} needs exactly {dims}; "
+            f"missing {missing}, unknown {unknown}"
         )
     for d in dims:
         if choices[d] not in CHOICES:
             raise BadAnswer(f"labels.{d}: {choices[d]!r} is not one of {list(CHOICES)}")
     _check_time(time_spent_ms)
-    done = answered_count(s, annotator_id)
-    j = Judgment(
-        assignment_id=a.id,
-        annotator_id=annotator_id,
-        order_shown=a.order,
-        time_spent_ms=time_spent_ms,
-        labels=[Label(dim=d, value=choice_to_label(choices[d], a.order)) for d in dims],
-    )
-    _insert(s, j, a.id)
+    labels = {d: choice_to_label(choices[d], a.order) for d in dims}
+    answer = _insert(s, a, {"time_spent_ms": time_spent_ms}, labels)
     if a.kind == "regular":
-        _schedule_control(s, a, batch, done + 1)
-    return j
+        _schedule_control(s, a)
+    return answer
 
 
 def skip_assignment(
     s: Session, annotator_id: int, assignment_id: int, reason: str, time_spent_ms: int
-) -> Judgment:
+) -> Answer:
     """Record a skip with a reason from ``SKIP_REASONS``. Raises like :func:`submit_judgment`."""
     a = _own_assignment(s, annotator_id, assignment_id)
     if reason not in SKIP_REASONS:
         raise BadAnswer(f"reason: {reason!r} is not one of {list(SKIP_REASONS)}")
     _check_time(time_spent_ms)
-    j = Judgment(
-        assignment_id=a.id,
-        annotator_id=annotator_id,
-        order_shown=a.order,
-        skip_reason=reason,
-        time_spent_ms=time_spent_ms,
-    )
-    return _insert(s, j, a.id)
+    return _insert(s, a, {"skip_reason": reason, "time_spent_ms": time_spent_ms}, {})
 
 
 def undo_last(s: Session, annotator_id: int) -> Judgment:
@@ -296,6 +339,23 @@ def undo_last(s: Session, annotator_id: int) -> Judgment:
     return j
 
 
+_LAST_ANSWER = (
+    select(Judgment)
+    .where(Judgment.assignment_id == bindparam("assignment_id"), Judgment.skip_reason.is_(None))
+    .order_by(Judgment.id.desc())
+    .limit(1)
+)
+
+
+def previous_choices(s: Session, a: Assignment) -> dict[str, str] | None:
+    """The on-screen choices of the latest answer to ``a`` (retracted ones included, so an
+    undone item shows what was chosen), or None when it was never answered."""
+    last = s.scalar(_LAST_ANSWER, {"assignment_id": a.id})
+    if last is None:
+        return None
+    return {lab.dim: label_to_choice(lab.value, a.order) for lab in last.labels}
+
+
 @dataclass(frozen=True)
 class Progress:
     """``done``: answers given; ``remaining``: items this annotator can still expect (an upper
@@ -306,7 +366,8 @@ class Progress:
 
 
 def progress(s: Session, annotator_id: int) -> Progress:
+    who = {"annotator_id": annotator_id}
     done = answered_count(s, annotator_id)
-    open_n = s.scalar(select(func.count()).select_from(_open(annotator_id).subquery())) or 0
-    new_n = s.scalar(select(func.count()).select_from(_candidates(annotator_id).subquery()))
+    open_n = s.scalar(_OPEN_COUNT, who) or 0
+    new_n = s.scalar(_CANDIDATE_COUNT, who)
     return Progress(done=done, remaining=int(open_n) + int(new_n or 0))

@@ -34,10 +34,12 @@ shown ("repeat", self-consistency) or with left and right exchanged ("swap", pos
 
 SKIP_REASONS = ("video broken", "unsure")
 
-INT_LIMIT = 2**63
-"""Integers stored must lie in (-INT_LIMIT, INT_LIMIT): SQLite's INTEGER is signed 64-bit,
-and a larger value raises OverflowError in the driver. Ids in requests are checked
-against it (0 < id < INT_LIMIT) so that a larger one is a 422, not a 500."""
+INT_LIMIT = 2**31
+"""Integers stored must lie in (-INT_LIMIT, INT_LIMIT): the ``Integer`` columns are
+PostgreSQL's 32-bit INTEGER (SQLite's is 64-bit, and past that its driver raises
+OverflowError). Ids and counts in requests and pair files are checked against it
+(0 < id < INT_LIMIT) so that a larger one is a 422 or a named row error, not a 500, on
+either database."""
 
 
 def utcnow() -> datetime:

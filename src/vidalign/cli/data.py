@@ -1,9 +1,12 @@
 """``vidalign data``: check and convert preference-pair files.
 
-* ``vidalign data check FILE [--dims VQ,MQ,TA] [--video-root DIR] [--check-files] [--strict]
-  [--json]`` validates every row (exit 2 with the full list of problems), prints warnings
-  (rows that repeat an earlier row; ``--strict`` makes them errors) on stderr, and prints
-  pair counts, label rates per dimension with the tie rate, and per-model counts.
+* ``vidalign data check FILE [--dims VQ,MQ,TA] [--video-root DIR] [--check-files]
+  [--decode [--workers N]] [--strict] [--json]`` validates every row (exit 2 with the full
+  list of problems), prints warnings (rows that repeat an earlier row; ``--strict`` makes
+  them errors) on stderr, and prints pair counts, label rates per dimension with the tie
+  rate, and per-model counts. ``--check-files`` checks that every video exists;
+  ``--decode`` decodes every one of them (in parallel, with a progress bar) and reports
+  each that does not decode, at every row and field that uses it.
 * ``vidalign data convert IN OUT [--dims ...] [--video-root DIR] [--absolute]`` rewrites a
   pair file in another format (by suffix); video paths under OUT's folder become relative.
 """
@@ -19,7 +22,25 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from vidalign.data import PairDataWarning, load_pairs, pair_stats, save_pairs
+from vidalign.data import (
+    PairDataError,
+    PairDataWarning,
+    check_decodable,
+    load_pairs,
+    pair_stats,
+    save_pairs,
+)
+from vidalign.data.decodable import default_workers
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
 
 
 def _dims(text: str | None) -> list[str] | None:
@@ -35,6 +56,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--dims", help="label columns, comma-separated (default: inferred)")
     check.add_argument("--video-root", help="folder for relative video paths (default: the file's)")
     check.add_argument("--check-files", action="store_true", help="check that every video exists")
+    check.add_argument(
+        "--decode",
+        action="store_true",
+        help="decode every video (all frames) and report each that fails; run it before long "
+        "training runs",
+    )
+    check.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help=f"decoding threads of --decode (default: the CPUs, at most 8: {default_workers()})",
+    )
+    check.add_argument("--no-progress", dest="progress", action="store_false", help="hide the bar")
     check.add_argument(
         "--strict", action="store_true", help="treat warnings (repeated rows) as errors"
     )
@@ -59,7 +93,7 @@ def run_check(args: argparse.Namespace) -> int:
             args.file,
             dims=_dims(args.dims),
             video_root=args.video_root,
-            check_files=args.check_files,
+            check_files=args.check_files and not args.decode,  # decoding finds missing files too
             strict=args.strict,
         )
     notes = []
@@ -69,12 +103,29 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"vidalign: warning: {w.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    stats = pair_stats(pairs) | {"files_checked": args.check_files, "warnings": notes}
+    if args.decode:
+        issues = check_decodable(
+            pairs, file=args.file, workers=args.workers, progress=args.progress
+        )
+        if issues:
+            raise PairDataError(issues)
+    checked = args.check_files or args.decode
+    stats = pair_stats(pairs) | {
+        "files_checked": checked,
+        "videos_decoded": args.decode,
+        "warnings": notes,
+    }
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
     console = Console()
-    files = "all files present" if args.check_files else "video files not checked: --check-files"
+    files = (
+        "every video decodes"
+        if args.decode
+        else "all files present"
+        if args.check_files
+        else "video files not checked: --check-files, or --decode"
+    )
     console.print(
         f"[bold]{args.file}[/bold]: {stats['pairs']} pairs, {stats['prompts']} prompts, "
         f"{stats['videos']} videos ({files})",

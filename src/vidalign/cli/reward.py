@@ -34,7 +34,7 @@ from typing import Any
 from vidalign.atomic import atomic_file
 from vidalign.cli.recipe import add_recipe_arguments
 from vidalign.config import describe_config, load_config, parse_weights
-from vidalign.errors import VidalignError
+from vidalign.errors import VidalignError, reason
 
 
 class CliInputError(VidalignError):
@@ -180,7 +180,8 @@ def _score_pairs(args: argparse.Namespace, kw: dict[str, Any]) -> int:
             out = scorer.score([k[0] for k in chunk], [k[1] for k in chunk], errors=errors, **kw)
             for (video, prompt), row in zip(chunk, out):
                 if "error" in row:
-                    skipped.append({"video": video, "prompt": prompt, "error": row["error"]})
+                    why = reason(video, row["error"])
+                    skipped.append({"video": video, "prompt": prompt, "error": why})
                 else:
                     rows.append({"video": video, "prompt": prompt, **row})
             bar.update(len(chunk))

@@ -1,5 +1,6 @@
 """Preference data: the pair schema, readers and writers (VideoAlign CSV, JSONL, Parquet), checks."""
 
+from vidalign.data.decodable import check_decodable
 from vidalign.data.errors import PairDataError, PairDataWarning, RowIssue
 from vidalign.data.load import load_pairs
 from vidalign.data.pair import INT_TO_LABEL, LABEL_TO_INT, OVERALL, PreferencePair
@@ -14,6 +15,7 @@ __all__ = [
     "PairDataWarning",
     "PreferencePair",
     "RowIssue",
+    "check_decodable",
     "load_pairs",
     "pair_stats",
     "save_pairs",

@@ -192,6 +192,8 @@ def parse_table(
         PairDataWarning: some rows repeat earlier ones (not with ``strict``, which raises).
     """
     dims = list(dims)
+    if table.issues and not table.records:  # JSONL columns come from rows that could be read
+        raise PairDataError(table.issues)
     missing_cols = [c for c in (*REQUIRED, *dims) if c not in table.columns]
     if missing_cols:
         raise file_error(

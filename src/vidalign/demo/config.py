@@ -19,33 +19,41 @@ from vidalign.config import load_config
 class DatasetStage:
     """The synthetic preference data set (``vidalign synth dataset``)."""
 
-    prompts: int = field(default=96, metadata={"help": "general prompts shared by the splits"})
-    pairs_per_prompt: int = field(default=4, metadata={"help": "pairs per prompt"})
-    size: int = field(default=32, metadata={"help": "clip height = width"})
-    num_frames: int = field(default=8, metadata={"help": "frames per clip"})
-    fps: float = field(default=8.0, metadata={"help": "clip frame rate"})
-    eval_prompts: int = field(default=64, metadata={"help": "held-out general prompts"})
-    hard_prompts: int = field(default=32, metadata={"help": "held-out hard prompts"})
-    workers: int = field(default=1, metadata={"help": "rendering processes"})
+    prompts: int = field(
+        default=96, metadata={"help": "general prompts shared by the splits", "ge": 1}
+    )
+    pairs_per_prompt: int = field(default=4, metadata={"help": "pairs per prompt", "ge": 1})
+    size: int = field(default=32, metadata={"help": "clip height = width", "ge": 1})
+    num_frames: int = field(default=8, metadata={"help": "frames per clip", "ge": 2})
+    fps: float = field(default=8.0, metadata={"help": "clip frame rate", "gt": 0})
+    eval_prompts: int = field(default=64, metadata={"help": "held-out general prompts", "ge": 1})
+    hard_prompts: int = field(default=32, metadata={"help": "held-out hard prompts", "ge": 0})
+    workers: int = field(default=1, metadata={"help": "rendering processes", "ge": 1})
 
 
 @dataclass
 class EvalStage:
     """The final comparison of every method against the base model."""
 
-    general_prompts: int = field(default=64, metadata={"help": "general prompts sampled"})
-    hard_prompts: int = field(default=32, metadata={"help": "hard prompts sampled"})
-    samples_per_prompt: int = field(default=1, metadata={"help": "seeds per prompt"})
-    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples of the CIs"})
-    grid_prompts: int = field(default=6, metadata={"help": "prompts in the report's video grid"})
+    general_prompts: int = field(default=64, metadata={"help": "general prompts sampled", "ge": 1})
+    hard_prompts: int = field(default=32, metadata={"help": "hard prompts sampled", "ge": 0})
+    samples_per_prompt: int = field(default=1, metadata={"help": "seeds per prompt", "ge": 1})
+    bootstrap: int = field(
+        default=1000, metadata={"help": "bootstrap resamples of the CIs", "ge": 1}
+    )
+    grid_prompts: int = field(
+        default=6, metadata={"help": "prompts in the report's video grid", "ge": 0}
+    )
 
 
 @dataclass
 class DemoConfig:
     """The paper's experiment in miniature; see ``vidalign.demo.pipeline``."""
 
-    seed: int = field(default=0, metadata={"help": "seed of every stage"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
+    seed: int = field(default=0, metadata={"help": "seed of every stage", "ge": 0})
+    threads: int = field(
+        default=0, metadata={"help": "torch CPU threads (0: leave as is)", "ge": 0}
+    )
     dataset: DatasetStage = field(default_factory=DatasetStage)
     vlm: dict[str, Any] = field(
         default_factory=dict,

@@ -11,6 +11,7 @@ closes.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,7 @@ def _write_clean(cfg: DemoConfig, prompts: dict[str, list[str]], folder: Path) -
 
 def evaluate(cfg: DemoConfig, out: Path, folder: Path) -> dict[str, Any]:
     """Sample, judge and report; returns the numbers the report shows."""
+    started = time.perf_counter()
     from rich.progress import track
 
     from vidalign.demo.report import write_report
@@ -140,7 +142,9 @@ def evaluate(cfg: DemoConfig, out: Path, folder: Path) -> dict[str, Any]:
         "prompts": {k: len(v) for k, v in prompts.items()},
     }
     (folder / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    paths = write_report(cfg, out, folder, results)
+    paths = write_report(
+        cfg, out, folder, results, running={"evaluate": time.perf_counter() - started}
+    )
     return {"report": {k: str(v) for k, v in paths.items()}}
 
 

@@ -1,13 +1,15 @@
 """``report.md`` and ``report.html`` of ``vidalign demo``.
 
-Both hold the same tables, built once as Markdown rows: first what every arm does to the base
-model by the oracle (Overall win rate and the share of the base-to-clean-renderer gap it
-closes), then the data set (Table 1 analogue),
-reward accuracy (Table 2), win rates against the base model under both judges (Table 4),
-oracle metrics, the latent reward model's accuracy by noise level, the training curves'
-summary, the reward-hacking plots, and, in the HTML page, a grid of same-seed videos.
-Findings are stated as measured; where the miniature does not show what the paper found,
-the report says so.
+The report leads with its answer: the findings, sentences computed from the win rates
+(``vidalign.demo.findings``), then the chart of every arm's win rates under both judges
+(``vidalign.demo.chart``; inline SVG in the HTML page, ``report_winrates.svg`` beside the
+Markdown). Then the tables, built once as Markdown rows for both files: what every arm does
+to the base model by the oracle (Overall win rate and the share of the base-to-clean-renderer
+gap it closes), the data set (Table 1 analogue), reward accuracy (Table 2), the training
+curves' summary, win rates against the base model under both judges (Table 4), oracle
+metrics, the latent reward model's accuracy by noise level, each stage's time, the
+reward-hacking plots, and, in the HTML page, a grid of same-seed videos. Findings are stated
+as measured; where the miniature does not show what the paper found, the report says so.
 """
 
 from __future__ import annotations
@@ -15,17 +17,17 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
+from vidalign.demo.chart import winrate_svg
 from vidalign.demo.config import DemoConfig
-from vidalign.demo.pipeline import align_arms, method_label, stage_summary
+from vidalign.demo.findings import RULE, findings, pct
+from vidalign.demo.pipeline import align_arms, build_stages, method_label, stage_summary
+from vidalign.demo.stages import MARKER, RUN_LOG, fmt_duration
 
 DIMS_ORDER = ("VQ", "MQ", "TA", "Overall")
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None or x != x else f"{100 * x:.1f}"  # None or NaN: nothing to score
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -41,12 +43,12 @@ def dataset_section(summary: dict[str, Any]) -> str:
     ties = _md_table(
         ["", *summary["tie_rates"]],
         [
-            ["tie rate", *(_pct(v) for v in summary["tie_rates"].values())],
+            ["tie rate", *(pct(v) for v in summary["tie_rates"].values())],
             *(
                 [
                     [
                         "oracle ceiling (w/ ties / w/o ties)",
-                        *(f"{_pct(a)} / {_pct(b)}" for a, b in summary["ceiling"].values()),
+                        *(f"{pct(a)} / {pct(b)}" for a, b in summary["ceiling"].values()),
                     ]
                 ]
                 if summary.get("ceiling")
@@ -67,7 +69,7 @@ def winrate_section(winrates: dict[str, dict[str, Any]]) -> str:
                 r = res["rates"].get(d)
                 cells.append(
                     "–" if r is None
-                    else f"{_pct(r['win_rate'])} [{_pct(r['low'])}, {_pct(r['high'])}]"
+                    else f"{pct(r['win_rate'])} [{pct(r['low'])}, {pct(r['high'])}]"
                 )  # fmt: skip
             rows.append([method_label(m), *cells])
         n = next(iter(by_method.values()))["n_samples"] if by_method else 0
@@ -78,14 +80,24 @@ def winrate_section(winrates: dict[str, dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
+DIVERSITY_HINT = (
+    "Diversity needs several samples of a prompt; this run drew one per prompt. Set "
+    "`evaluation.samples_per_prompt: 2` (or more) in the recipe to measure it."
+)
+
+
 def metrics_section(metrics: dict[str, dict[str, dict[str, Any]]]) -> str:
-    keys = ["VQ", "MQ", "TA", "diversity"]
+    """Oracle means per method and prompt set; the diversity column only when some method
+    has a diversity (it needs two or more samples per prompt), else a line saying how."""
+    has_div = any(v.get("diversity") is not None for by in metrics.values() for v in by.values())
+    keys = ["VQ", "MQ", "TA", *(["diversity"] if has_div else [])]
     rows = []
     for m, by_set in metrics.items():
         for s, vals in by_set.items():
             cells = ["–" if vals.get(k) is None else f"{vals[k]:.3f}" for k in keys]
             rows.append([method_label(m), s, *cells])
-    return _md_table(["method", "prompts", *keys], rows)
+    table = _md_table(["method", "prompts", *keys], rows)
+    return table if has_div else f"{table}\n\n{DIVERSITY_HINT}"
 
 
 def alignment_training_section(out: Path, arms: list[str]) -> str:
@@ -132,7 +144,7 @@ def latent_rm_section(summary: dict[str, Any]) -> str:
         [
             f"{r['t_lo']:.1f}" if r["t_lo"] == r["t_hi"] else f"{r['t_lo']:.1f}-{r['t_hi']:.1f}",
             str(r["count"]),
-            *(f"{_pct(r['with_ties'].get(d))} / {_pct(r['without_ties'].get(d))}" for d in dims),
+            *(f"{pct(r['with_ties'].get(d))} / {pct(r['without_ties'].get(d))}" for d in dims),
         ]
         for r in rows
     ]
@@ -162,9 +174,7 @@ def headline_section(results: dict[str, Any], set_name: str = "general") -> str:
     rows = []
     for m, res in wr.items():
         r = res["rates"].get("Overall")
-        cells = [
-            "–" if r is None else f"{_pct(r['win_rate'])} [{_pct(r['low'])}, {_pct(r['high'])}]"
-        ]
+        cells = ["–" if r is None else f"{pct(r['win_rate'])} [{pct(r['low'])}, {pct(r['high'])}]"]
         for d in GAP_DIMS:
             g = None if clean is None else gap_closed(metrics[m][set_name][d], base[d], clean[d])
             cells.append("–" if g is None else f"{round(100 * g):+d}")
@@ -194,8 +204,8 @@ def proxy_accuracy_section(summary: dict[str, Any]) -> str:
     dims = list(acc)
     first = acc[dims[0]]
     rows = [
-        ["with ties", *(_pct(acc[d]["with_ties"]) for d in dims)],
-        ["without ties", *(_pct(acc[d]["without_ties"]) for d in dims)],
+        ["with ties", *(pct(acc[d]["with_ties"]) for d in dims)],
+        ["without ties", *(pct(acc[d]["without_ties"]) for d in dims)],
         ["strict pairs (oracle)", *(str(acc[d]["strict_pairs"]) for d in dims)],
     ]
     return (
@@ -205,63 +215,88 @@ def proxy_accuracy_section(summary: dict[str, Any]) -> str:
     )
 
 
-def _ci(r: dict[str, Any]) -> str:
-    return f"{_pct(r['win_rate'])}% [{_pct(r['low'])}, {_pct(r['high'])}]"
-
-
-def findings(results: dict[str, Any]) -> list[str]:
-    """Plain statements comparing the miniature to the paper's main findings.
-
-    A difference is called a finding only when the 95% intervals do not overlap;
-    otherwise the report says the run cannot tell the methods apart.
-    """
-    out = []
-    wr = results["winrates"]
-    for key in ("general / oracle", "hard / oracle"):
-        if key not in wr:
+def stage_times_section(out: Path, names: list[str], running: dict[str, float]) -> str:
+    """Each stage's seconds from its ``STAGE.json`` with the total; whether this run ran or
+    reused it, from ``stages_run.json`` when the run kept one. ``running``: stage → seconds
+    so far, for a stage still at work (the evaluate stage writes the report)."""
+    log_file = out / RUN_LOG
+    log = json.loads(log_file.read_text())["stages"] if log_file.is_file() else None
+    rows, total, ran = [], 0.0, 0.0
+    for name in names:
+        marker = out / name / MARKER
+        seconds = json.loads(marker.read_text()).get("seconds") if marker.is_file() else None
+        status = (log or {}).get(name, "")
+        if seconds is not None:
+            cell = fmt_duration(seconds)
+            note = (
+                "reused from an earlier run (the time it took then)"
+                if status == "reused"
+                else "ran"
+                if status
+                else ""
+            )
+        elif name in running:
+            seconds, status = running[name], "running"
+            cell, note = f"{fmt_duration(seconds)} so far", "running: it writes this report"
+        else:
+            rows.append([name, "–", "not finished"])
             continue
-        rates = {m: res["rates"] for m, res in wr[key].items()}
-        dpo, dpo_t = rates.get("dpo", {}).get("TA"), rates.get("dpo_beta_t", {}).get("TA")
-        if dpo and dpo_t:
-            text = f"{key}: TA win rate of constant β {_ci(dpo)} vs β_t {_ci(dpo_t)}: "
-            if dpo["low"] > dpo_t["high"]:
-                text += "constant β keeps text alignment better, as in the paper."
-            elif dpo_t["low"] > dpo["high"]:
-                text += "β_t keeps text alignment better, unlike the paper."
-            else:
-                text += "the intervals overlap, so this run cannot tell them apart."
-            out.append(text)
-        above = [method_label(m) for m, r in rates.items()
-                 if "Overall" in r and r["Overall"]["low"] > 0.5]  # fmt: skip
-        below = [method_label(m) for m, r in rates.items()
-                 if "Overall" in r and r["Overall"]["high"] < 0.5]  # fmt: skip
-        out.append(
-            f"{key}: Overall win rate above 50% with the whole interval: "
-            f"{', '.join(above) or 'none'}; below 50%: {', '.join(below) or 'none'}."
+        total += seconds
+        ran += seconds if status in ("ran", "running") else 0.0
+        rows.append([name, cell, note])
+    rows.append(["**total**", f"**{fmt_duration(total)}**", f"{fmt_duration(ran)} ran in this run"])
+    if log is None:  # no record of what was reused: the third column would be empty
+        rows = [r[:2] for r in rows]
+        note = (
+            f"This folder holds no `{RUN_LOG}`, so which stages this run reused is not known; "
+            "each time is the one its stage took when it ran, in this run or an earlier one."
         )
-    rm_key, or_key = "general / reward model", "general / oracle"
-    if rm_key in wr and or_key in wr:
-        for m in wr[rm_key]:
-            a = wr[rm_key][m]["rates"].get("Overall")
-            b = wr[or_key].get(m, {}).get("rates", {}).get("Overall")
-            if a and b and a["low"] > 0.5 and b["high"] < 0.5:
-                out.append(
-                    f"{method_label(m)} wins by the reward model ({_ci(a)}) but loses "
-                    f"by the oracle ({_ci(b)}): reward hacking."
-                )
-    return out
+    else:
+        note = "A reused stage shows the time it took in the run that made it."
+    return _md_table(["stage", "time", "this run"][: len(rows[0])], rows) + f"\n\n{note}"
 
 
 def _rel(path: Path, start: Path) -> str:
     return os.path.relpath(path, start)
 
 
-def write_report(cfg: DemoConfig, out: Path, folder: Path, results: dict[str, Any]) -> dict:
-    """Write ``out/report.md`` and ``out/report.html``; returns their paths."""
+CHART_FILE = "report_winrates.svg"
+CHART_SET = "general"
+
+
+def chart_caption(results: dict[str, Any], set_name: str = CHART_SET) -> str:
+    n = results.get("prompts", {}).get(set_name)
+    return (
+        f"Every arm against the base model on the {n or 'evaluation'} {set_name} prompts, "
+        "per dimension: the dark bar is the oracle's win rate, the light one the reward "
+        "model's (the judge the arms optimised), the whisker its 95% interval; the dashed "
+        "line is 50%, a tie with the base model, and a pale bar's interval crosses it. Each "
+        "gold-reward control sits under its learned-reward twin."
+    )
+
+
+def write_report(
+    cfg: DemoConfig,
+    out: Path,
+    folder: Path,
+    results: dict[str, Any],
+    running: dict[str, float] | None = None,
+) -> dict:
+    """Write ``out/report.md``, ``out/report.html`` and the chart ``out/report_winrates.svg``;
+    returns their paths. ``running``: stage → seconds so far, for the stage writing it."""
     ds = stage_summary(out, "dataset")
     rew = stage_summary(out, "reward_eval")
     hacking = sorted(out.glob("align_*/run/hacking.png"))
+    svg = winrate_svg(results["winrates"], CHART_SET)
+    svg_path = out / CHART_FILE
+    svg_path.write_text(svg)
+    stage_names = [s.name for s in build_stages(cfg, out)]
     sections: list[tuple[str, str]] = [
+        ("Findings", "\n".join([RULE, "", *(f"- {f}" for f in findings(results, CHART_SET))])),
+        (
+            "Win rates at a glance",
+            f"{chart_caption(results)}\n\n![Win rates against the base model]({CHART_FILE})",
+        ),
         (
             "Setting",
             f"Seed {cfg.seed}. Everything below was produced by this run; "
@@ -290,7 +325,7 @@ def write_report(cfg: DemoConfig, out: Path, folder: Path, results: dict[str, An
             "Latent reward model for Flow-NRG: held-out accuracy by noise level",
             latent_rm_section(stage_summary(out, "latent_rm")),
         ),
-        ("Findings, stated as measured", "\n".join(f"- {f}" for f in findings(results))),
+        ("Time per stage", stage_times_section(out, stage_names, running or {})),
     ]
     md = ["# vidalign demo report", ""]
     for title, body in sections:
@@ -302,16 +337,18 @@ def write_report(cfg: DemoConfig, out: Path, folder: Path, results: dict[str, An
     md_path = out / "report.md"
     md_path.write_text("\n".join(md) + "\n")
     html_path = out / "report.html"
-    html_path.write_text(_html(sections, hacking, results, out, cfg))
+    html_path.write_text(_html(sections, hacking, results, out, cfg, {CHART_FILE: svg}))
     (folder / "report_sections.json").write_text(json.dumps(dict(sections), indent=2))
-    return {"md": md_path, "html": html_path}
+    return {"md": md_path, "html": html_path, "chart": svg_path}
 
 
-def _md_to_html(body: str) -> str:
-    """The few Markdown forms the sections use: tables, bullets, paragraphs, bold."""
-    out, table = [], []
+def _md_to_html(body: str, inline: dict[str, str] | None = None) -> str:
+    """The few Markdown forms the sections use: tables, bullets, paragraphs, bold, and
+    images on a line of their own; an image whose source is a key of ``inline`` is replaced
+    by that markup (the chart's SVG)."""
+    out, table, items = [], [], []
 
-    def inline(text: str) -> str:
+    def inline_text(text: str) -> str:
         text = html.escape(text)
         parts = text.split("**")
         return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
@@ -320,28 +357,41 @@ def _md_to_html(body: str) -> str:
         if table:
             rows = [r for r in table if not set(r) <= {"|", "-", ":", " "}]  # drop separators
             cells = [[c.strip() for c in r.strip().strip("|").split("|")] for r in rows]
-            out.append("<table><tr>" + "".join(f"<th>{inline(c)}</th>" for c in cells[0])
-                       + "</tr>" + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r)
+            out.append("<table><tr>" + "".join(f"<th>{inline_text(c)}</th>" for c in cells[0])
+                       + "</tr>" + "".join("<tr>" + "".join(f"<td>{inline_text(c)}</td>" for c in r)
                                            + "</tr>" for r in cells[1:]) + "</table>")  # fmt: skip
             table.clear()
+        if items:
+            out.append("<ul>" + "".join(f"<li>{inline_text(t)}</li>" for t in items) + "</ul>")
+            items.clear()
 
     for line in body.splitlines():
         if line.startswith("|"):
+            if items:
+                flush()
             table.append(line)
             continue
-        flush()
         if line.startswith("- "):
-            out.append(f"<li>{inline(line[2:])}</li>")
+            if table:
+                flush()
+            items.append(line[2:])
+            continue
+        flush()
+        image = re.fullmatch(r"!\[(.*)\]\((.+)\)", line.strip())
+        if image:
+            alt, src = image.groups()
+            out.append((inline or {}).get(src) or
+                       f"<img src='{html.escape(src)}' alt='{html.escape(alt)}'>")  # fmt: skip
         elif line.strip():
-            out.append(f"<p>{inline(line)}</p>")
+            out.append(f"<p>{inline_text(line)}</p>")
     flush()
     return "\n".join(out)
 
 
-def _html(sections, hacking, results, out: Path, cfg: DemoConfig) -> str:
+def _html(sections, hacking, results, out: Path, cfg: DemoConfig, inline: dict[str, str]) -> str:
     body = ["<h1>vidalign demo report</h1>"]
     for title, text in sections:
-        body += [f"<h2>{html.escape(title)}</h2>", _md_to_html(text)]
+        body += [f"<h2>{html.escape(title)}</h2>", _md_to_html(text, inline)]
     body.append("<h2>Reward-hacking monitor</h2>")
     body += [
         f"<figure><img src='{_rel(p, out)}' width='720'><figcaption>"
@@ -354,6 +404,7 @@ def _html(sections, hacking, results, out: Path, cfg: DemoConfig) -> str:
         "body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
         "video{width:128px;height:128px;image-rendering:pixelated}"
+        "svg.winrates{max-width:100%;height:auto}li{margin:.3em 0}"
     )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>vidalign demo</title>"

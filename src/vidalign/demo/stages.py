@@ -4,6 +4,8 @@ A stage is a name, a function that writes into its own folder, the settings it d
 on, and an estimate of its duration. A finished stage leaves ``<out>/<name>/STAGE.json``
 holding a fingerprint of its settings and of every upstream stage's fingerprint; a later
 run whose fingerprint matches reuses the folder instead of running the stage again.
+Each run also keeps ``<out>/stages_run.json``, saying which stages it reused and which
+it ran, so the report can tell a stage's original time from this run's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 from rich.console import Console
 
 MARKER = "STAGE.json"
+RUN_LOG = "stages_run.json"
+"""``{"stages": {name: "reused" | "running" | "ran"}}``, rewritten as the run goes."""
 
 
 @dataclass
@@ -46,7 +50,8 @@ def _fingerprint(settings: dict[str, Any], upstream: list[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _fmt(seconds: float) -> str:
+def fmt_duration(seconds: float) -> str:
+    """``"7m05s"``, or ``"42s"`` under a minute."""
     seconds = max(0, round(seconds))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
@@ -64,6 +69,12 @@ def run_stages(
     summaries: dict[str, dict[str, Any]] = {}
     remaining = sum(s.estimate_s for s in stages)
     started = time.perf_counter()
+    log: dict[str, str] = {}
+
+    def record(name: str, status: str) -> None:
+        log[name] = status
+        (out_dir / RUN_LOG).write_text(json.dumps({"stages": log}, indent=2))
+
     for i, stage in enumerate(stages, 1):
         missing = [n for n in stage.needs if n not in prints]
         if missing:
@@ -78,14 +89,16 @@ def run_stages(
                 prints[stage.name] = fp
                 summaries[stage.name] = saved.get("summary", {})
                 remaining -= stage.estimate_s
+                record(stage.name, "reused")
                 console.print(f"{head}: [green]cached[/green] ({folder})")
                 continue
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         console.rule(
-            f"{head} · about {_fmt(stage.estimate_s)} · about {_fmt(remaining)} left in all"
+            f"{head} · about {fmt_duration(stage.estimate_s)} · about {fmt_duration(remaining)} left in all"
         )
+        record(stage.name, "running")
         t0 = time.perf_counter()
         summary = stage.run(folder) or {}
         took = time.perf_counter() - t0
@@ -99,6 +112,7 @@ def run_stages(
         )
         prints[stage.name] = fp
         summaries[stage.name] = summary
-        console.print(f"{head}: done in {_fmt(took)}")
-    console.print(f"all stages done in {_fmt(time.perf_counter() - started)}")
+        record(stage.name, "ran")
+        console.print(f"{head}: done in {fmt_duration(took)}")
+    console.print(f"all stages done in {fmt_duration(time.perf_counter() - started)}")
     return summaries

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from vidalign import DEFAULT_DIMS
-from vidalign.config import save_config
+from vidalign.config import check_config, save_config
 from vidalign.eval.baselines import OracleScorer, RandomScorer
 from vidalign.eval.reward_eval import RewardEvalResult, evaluate_pairs
 from vidalign.eval.reward_report import write_report
@@ -65,8 +65,8 @@ class RewardEvalConfig:
         default=False,
         metadata={"help": "skip videos that fail to score (listed in skipped.jsonl)"},
     )
-    seed: int = field(default=0, metadata={"help": "seed of the Random baseline"})
-    batch_size: int = field(default=8, metadata={"help": "videos per scorer call"})
+    seed: int = field(default=0, metadata={"help": "seed of the Random baseline", "ge": 0})
+    batch_size: int = field(default=8, metadata={"help": "videos per scorer call", "ge": 1})
     device: str | None = field(
         default=None, metadata={"help": "device of the reward model (default: cuda if available)"}
     )
@@ -182,6 +182,7 @@ def run_reward_eval(cfg: RewardEvalConfig, *, progress: bool = True) -> RewardEv
     """
     from vidalign.data import load_pairs
 
+    check_config(cfg)
     if not cfg.data:
         raise EvalError("--data is required: a pair file to evaluate on")
     pairs = load_pairs(cfg.data, video_root=cfg.video_root)

@@ -30,6 +30,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from vidalign.errors import VidalignError, reason
 from vidalign.eval.scorer import EvalError, Scorer
 
 ScoreKey = tuple[str, str]
@@ -206,10 +207,15 @@ def score_items(
 
         def fail(item: ScoreKey, err: Exception) -> None:
             path, prompt = item
-            reason = f"{type(err).__name__}: {err}"
+            # a VidalignError says what is wrong; anything else is named by its type too
+            why = (
+                reason(path, str(err))
+                if isinstance(err, VidalignError)
+                else f"{type(err).__name__}: {err}"
+            )
             if not skip_errors:
-                raise ScoringError(f"scoring {path} (prompt {prompt!r}) failed: {reason}") from err
-            table.skipped.append(Skipped(path, prompt, reason))
+                raise ScoringError(f"scoring {path} (prompt {prompt!r}) failed: {why}") from err
+            table.skipped.append(Skipped(path, prompt, why))
 
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]

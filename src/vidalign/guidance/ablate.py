@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from vidalign.checkpoint import latest_checkpoint
+from vidalign.config import check_config
 from vidalign.guidance.config import AblateConfig, LatentRMConfig
 from vidalign.guidance.errors import LatentRewardError
 from vidalign.guidance.nrg import GuidanceSettings, reward_guidance
@@ -147,6 +148,7 @@ def run_ablation(cfg: AblateConfig) -> list[SettingResult]:
     from vidalign.policy.sampling import sample_seed, sample_videos
     from vidalign.synth.prompts import general_prompts
 
+    check_config(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out_dir)

@@ -14,11 +14,12 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from vidalign.checkpoint import atomic_dir
 from vidalign.policy.errors import GeneratorError
+from vidalign.weights import load_safetensors
 
 
 def profile_names() -> list[str]:
@@ -123,4 +124,4 @@ def load_or_render(
             meta = {**key, "prompts": clip_prompts, "clip_profiles": clip_profiles}
             (tmp / "meta.json").write_text(json.dumps(meta))
     meta = json.loads((folder / "meta.json").read_text())
-    return load_file(str(folder / "clips.safetensors"))["clips"], meta["prompts"]
+    return load_safetensors(folder / "clips.safetensors")["clips"], meta["prompts"]

@@ -17,11 +17,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor
 
 from vidalign.policy.errors import GeneratorError
-from vidalign.weights import check_weights_folder
+from vidalign.weights import check_weights_folder, load_safetensors, safetensors_metadata
 
 SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>")
 _WORD_RE = re.compile(r"\w+|[^\w\s]")
@@ -201,16 +201,13 @@ class TextEmbedder:
 
     def load_cache(self, path: str | Path) -> None:
         """Add the entries of a cache written by ``save_cache`` (its L and D must match)."""
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
+        meta = safetensors_metadata(path)
         if int(meta.get("max_sequence_length", -1)) != self.max_sequence_length:
             raise GeneratorError(
                 f"{path}: cache made with max_sequence_length "
                 f"{meta.get('max_sequence_length')}, embedder uses {self.max_sequence_length}"
             )
-        for key, h in load_file(str(path)).items():
+        for key, h in load_safetensors(path).items():
             if h.shape[-1] != self.dim:
                 raise GeneratorError(f"{path}: {key} has width {h.shape[-1]}, expected {self.dim}")
             self._cache[meta[key]] = h

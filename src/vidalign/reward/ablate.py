@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from vidalign.checkpoint import latest_checkpoint
-from vidalign.config import config_to_dict, load_config, save_config
+from vidalign.config import check_config, config_to_dict, load_config, save_config
 from vidalign.errors import VidalignError
 from vidalign.eval.reward_eval import RewardEvalResult, evaluate_pairs
 from vidalign.eval.reward_report import plot_tie_separation, write_report
@@ -90,7 +90,8 @@ class RewardAblateConfig:
     )
     output_dir: str = field(default="runs/reward_ablate", metadata={"help": "output folder"})
     seeds: list[int] = field(
-        default_factory=lambda: [0], metadata={"help": "training seeds; mean ± std over them"}
+        default_factory=lambda: [0],
+        metadata={"help": "training seeds; mean ± std over them", "ge": 0},
     )
     common: list[str] = field(
         default_factory=list,
@@ -105,8 +106,8 @@ class RewardAblateConfig:
     oracle: bool = field(
         default=True, metadata={"help": "add the oracle ceiling row (synthetic data only)"}
     )
-    random_seed: int = field(default=0, metadata={"help": "seed of the Random baseline"})
-    batch_size: int = field(default=8, metadata={"help": "videos per scorer call"})
+    random_seed: int = field(default=0, metadata={"help": "seed of the Random baseline", "ge": 0})
+    batch_size: int = field(default=8, metadata={"help": "videos per scorer call", "ge": 1})
     progress: bool = field(default=False, metadata={"help": "show progress bars"})
 
 
@@ -137,6 +138,7 @@ def _slug(name: str) -> str:
 
 
 def _check(cfg: RewardAblateConfig) -> None:
+    check_config(cfg)
     if not cfg.train_data or not cfg.test_data:
         raise AblationError("train_data and test_data are required (pair files)")
     if not cfg.variants:

@@ -32,7 +32,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 from transformers import Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
-from vidalign.errors import VidalignError
+from vidalign.errors import VidalignError, name_once
 from vidalign.eval.scorer import resolve_weights
 from vidalign.reward.builder import ModelLoadError
 from vidalign.reward.model import POSITION_IDS, VideoRewardModel
@@ -202,8 +202,8 @@ class RewardScorer:
 
         def failed(i: int, err: VidalignError) -> None:
             video = videos[i]
-            name = str(video) if isinstance(video, str | Path) else f"#{i}"
-            msg = f"video {i} ({name}): {err}"
+            path = video if isinstance(video, str | Path) else getattr(video, "path", None)
+            msg = name_once(path if path is not None else f"video {i}", str(err))
             if errors == "raise":
                 raise ScoreError(msg) from err
             results[i] = {"error": msg}

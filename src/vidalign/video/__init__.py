@@ -5,7 +5,7 @@ A decoded clip is a uint8 tensor (F, C, H, W) plus its rate (:class:`Video`).
 
 from vidalign.video.container import VideoInfo, probe_video
 from vidalign.video.errors import VideoError
-from vidalign.video.read import Video, read_video
+from vidalign.video.read import Video, decode_every_frame, read_video
 from vidalign.video.resize import resize_frames
 from vidalign.video.sampling import (
     RELEASE_VIDEO_MAX_PIXELS,
@@ -22,6 +22,7 @@ __all__ = [
     "Video",
     "VideoError",
     "VideoInfo",
+    "decode_every_frame",
     "num_sampled_frames",
     "probe_video",
     "read_video",

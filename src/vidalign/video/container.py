@@ -16,7 +16,7 @@ from typing import Literal
 
 import av
 
-from vidalign.video.errors import VideoError
+from vidalign.video.errors import VideoError, ffmpeg_reason
 
 CountSource = Literal["metadata", "duration", "demux", "decode"]
 
@@ -43,14 +43,14 @@ def open_video(path: str | Path) -> Iterator[tuple[av.container.InputContainer, 
     try:
         container = av.open(str(path), mode="r")
     except (av.FFmpegError, UnicodeDecodeError) as err:
-        raise VideoError(f"{path}: not a readable video file ({err})") from err
+        raise VideoError(f"{path}: not a readable video file ({ffmpeg_reason(err)})") from err
     try:
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ["none"]
             raise VideoError(f"{path}: no video stream (streams: {', '.join(kinds)})")
         yield container, container.streams.video[0]
     except av.FFmpegError as err:
-        raise VideoError(f"{path}: decoding failed ({err})") from err
+        raise VideoError(f"{path}: decoding failed ({ffmpeg_reason(err)})") from err
     finally:
         container.close()
 

@@ -113,6 +113,23 @@ def read_video(
     )
 
 
+def decode_every_frame(path: str | Path) -> int:
+    """Decode every frame of ``path``, keeping none of them; returns how many there are.
+
+    The up-front check of a data set (``vidalign data check --decode``): a file that passes
+    decodes to the end, so a long run will not meet a broken one half-way.
+
+    Raises:
+        VideoError: the file is missing, empty or corrupt, has no video stream, or no frame
+            of it decodes. The message starts with the path.
+    """
+    with open_video(path) as (container, stream):
+        _, count, _ = decode_sequential(container, stream, ())
+    if count == 0:
+        raise VideoError(f"{path}: no frame of the video stream could be decoded")
+    return count
+
+
 def _indices(
     path: str | Path, total: int, *, rate: float, fps: float | None, num_frames: int | None
 ) -> list[int]:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from vidalign.atomic import atomic_file
-from vidalign.video.errors import VideoError
+from vidalign.video.errors import VideoError, ffmpeg_reason
 
 PixFmt = Literal["auto", "yuv420p", "yuv444p"]
 
@@ -118,5 +118,5 @@ def write_video(
                 container.mux(stream.encode(frame))
             container.mux(stream.encode(None))
     except av.FFmpegError as err:
-        raise VideoError(f"{path}: encoding failed ({err})") from err
+        raise VideoError(f"{path}: encoding failed ({ffmpeg_reason(err)})") from err
     return path
