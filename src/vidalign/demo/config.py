@@ -75,7 +75,7 @@ class DemoConfig:
     base_generator: str = field(
         default="",
         metadata={
-            "help": "name of a generator shipped in the package (vidalign.policy.builtin) to "
+            "help": "name of a generator shipped in the package (vidalign.builtin) to "
             "start from; empty: pre-train one by the policy section"
         },
     )

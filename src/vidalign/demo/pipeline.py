@@ -184,9 +184,9 @@ def _reward_eval_stage(cfg: DemoConfig, out: Path) -> Stage:
 def _base_identity(cfg: DemoConfig) -> dict[str, Any]:
     """What fixes the base generator: the shipped one's weights, or the pre-training recipe."""
     if cfg.base_generator:
-        from vidalign.policy.builtin import builtin_generator, read_card
+        from vidalign.builtin import builtin_model, read_card
 
-        card = read_card(builtin_generator(cfg.base_generator))
+        card = read_card(builtin_model("generator", cfg.base_generator))
         return {"builtin": cfg.base_generator, "files": card["files"]}
     return {"policy": cfg.policy, "seed": cfg.seed}
 
@@ -196,9 +196,9 @@ def base_training_data(cfg: DemoConfig) -> dict[str, int] | None:
     from vidalign.policy.config import PretrainConfig
 
     if cfg.base_generator:
-        from vidalign.policy.builtin import builtin_generator, read_card
+        from vidalign.builtin import builtin_model, read_card
 
-        data = read_card(builtin_generator(cfg.base_generator))["training_data"]
+        data = read_card(builtin_model("generator", cfg.base_generator))["training_data"]
         return {"num_prompts": data["num_prompts"], "seed": data["seed"]} if data else None
     pre = config_from_dict(PretrainConfig, {**cfg.policy, "seed": cfg.seed}, where="demo policy")
     return {"num_prompts": pre.data.num_prompts, "seed": pre.data.seed}
@@ -218,9 +218,9 @@ def _policy_stage(cfg: DemoConfig) -> Stage:
         from vidalign.policy.pretrain import pretrain
 
         if cfg.base_generator:
-            from vidalign.policy.builtin import builtin_generator, read_card
+            from vidalign.builtin import builtin_model, read_card
 
-            model_dir = builtin_generator(cfg.base_generator)
+            model_dir = builtin_model("generator", cfg.base_generator)
             card = read_card(model_dir)
             return {"model_dir": str(model_dir), "builtin": card["name"],
                     "card_metrics": card["metrics"]}  # fmt: skip
