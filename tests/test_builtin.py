@@ -6,9 +6,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import torch
 
 from vidalign.builtin import (
     BUILTIN_ROOT,
+    METRIC_TOLERANCE,
     BuiltinError,
     builtin_model,
     builtin_names,
@@ -19,7 +21,7 @@ from vidalign.builtin import (
 from vidalign.cli.main import main
 from vidalign.policy import SamplingDefaults, load_generator, save_generator
 from vidalign.policy.tiny import build_pixel_generator
-from vidalign.reward.base_vlm import HEADS_FILE, export_heads
+from vidalign.reward.base_vlm import HEADS_FILE, HeldOutClips, export_heads, held_out_metrics
 from vidalign.reward.pretrain import PretrainSetupError, VLMPretrainConfig, pretrain_vlm
 from vidalign.reward.tiny import TinyQwen2VLSpec
 from vidalign.synth.prompts import general_prompts
@@ -79,7 +81,7 @@ def test_a_changed_file_is_named(tmp_path):
 def test_an_unknown_name_lists_the_shipped_ones():
     with pytest.raises(BuiltinError, match=r"no shipped generator named 'nope'.*synth-base"):
         builtin_model("generator", "nope")
-    with pytest.raises(BuiltinError, match="no shipped vlm named 'nope'"):
+    with pytest.raises(BuiltinError, match=r"no shipped vlm named 'nope'.*synth-vlm"):
         builtin_model("vlm", "nope")
     with pytest.raises(BuiltinError, match="unknown kind"):
         builtin_model("vae", "synth-base")
@@ -110,6 +112,38 @@ def test_shipped_generator_loads_and_matches_its_card(name):
     got = fingerprint(adapter, fp["prompts"], seed=fp["seed"])
     assert got["reads"] == fp["reads"]
     assert got["mean_pixel"] == pytest.approx(fp["mean_pixel"], abs=0.5)
+
+
+@pytest.mark.skipif(not builtin_names("vlm"), reason="no base VLM shipped")
+@pytest.mark.parametrize("name", builtin_names("vlm"))
+def test_shipped_vlm_loads_as_a_reward_base(name):
+    from vidalign.reward.builder import from_base
+    from vidalign.reward.processing import SamplingContract
+    from vidalign.reward.template import RewardTemplate
+
+    folder = builtin_model("vlm", name)
+    assert not [p for p in folder.rglob("*") if p.suffix in (".bin", ".pt", ".pth", ".pkl")]
+    dims = ["VQ", "MQ", "TA"]
+    model, processor = from_base(
+        folder, dims=dims, contract=SamplingContract(None, 8, None, None),
+        template=RewardTemplate.resolve("default", dims, "separate"),
+    )  # fmt: skip
+    clip = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+    rewards = model(**processor.collate([processor.process_frames(clip)], ["a red circle"]))
+    assert rewards.shape == (1, 3) and torch.isfinite(rewards).all()
+
+
+@pytest.mark.skipif(not builtin_names("vlm"), reason="no base VLM shipped")
+@pytest.mark.parametrize("name", builtin_names("vlm"))
+def test_shipped_vlm_gives_its_cards_held_out_metrics(name):
+    card = read_card(builtin_model("vlm", name))
+    held = HeldOutClips(**card["metrics"]["held_out"])
+    want = card["metrics"]["measured"]
+    assert {"accuracy/scene", "severity_corr/noise", "alignment_corr/missing_object"} <= set(want)
+    got = held_out_metrics(BUILTIN_ROOT / "vlm" / name, held)
+    assert got.keys() == want.keys()
+    off = {k: (got[k], want[k]) for k in want if abs(got[k] - want[k]) > METRIC_TOLERANCE}
+    assert not off, f"metrics off the card by more than {METRIC_TOLERANCE}: {off}"
 
 
 SPEC = TinyQwen2VLSpec(
