@@ -21,11 +21,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from vidalign.demo.arms import align_arms, method_label
 from vidalign.demo.chart import winrate_svg
 from vidalign.demo.config import DemoConfig
 from vidalign.demo.findings import RULE, findings, pct
-from vidalign.demo.pipeline import align_arms, build_stages, method_label, stage_summary
-from vidalign.demo.stages import MARKER, RUN_LOG, fmt_duration
+from vidalign.demo.stages import MARKER, RUN_LOG, fmt_duration, stage_summary
 
 DIMS_ORDER = ("VQ", "MQ", "TA", "Overall")
 
@@ -133,6 +133,12 @@ GUIDANCE_POINTER = (
 )
 
 
+LATENT_RM_DATA = {
+    "dataset": "Trained on the preference data's train split (the annotators' labels). ",
+    "pairs": "Trained on the base model's on-policy pairs labelled by the reward model. ",
+}
+
+
 def latent_rm_section(summary: dict[str, Any]) -> str:
     """Held-out accuracy (with / without ties, %) per noise bin, then the ablation's pointer."""
     rows = summary.get("accuracy") or []
@@ -148,8 +154,9 @@ def latent_rm_section(summary: dict[str, Any]) -> str:
         ]
         for r in rows
     ]
+    source = LATENT_RM_DATA.get(summary.get("data", "pairs"), "")
     return (
-        "Accuracy in %, with ties / without ties, on pairs of held-out prompts noised to t.\n\n"
+        f"{source}Accuracy in %, with ties / without ties, on held-out pairs noised to t.\n\n"
         + _md_table(header, body)
         + f"\n\n{GUIDANCE_POINTER}"
     )
@@ -307,17 +314,19 @@ def write_report(
     out: Path,
     folder: Path,
     results: dict[str, Any],
+    stage_names: list[str],
     running: dict[str, float] | None = None,
 ) -> dict:
     """Write ``out/report.md``, ``out/report.html`` and the chart ``out/report_winrates.svg``;
-    returns their paths. ``running``: stage → seconds so far, for the stage writing it."""
+    returns their paths. ``stage_names``: the run's stages in order, for the time table;
+    ``running``: stage → seconds so far, for the stage writing it. A pure function of what
+    the stages recorded under ``out`` and of ``results``."""
     ds = stage_summary(out, "dataset")
     rew = stage_summary(out, "reward_eval")
     hacking = sorted(out.glob("align_*/run/hacking.png"))
     svg = winrate_svg(results["winrates"], CHART_SET)
     svg_path = out / CHART_FILE
     svg_path.write_text(svg)
-    stage_names = [s.name for s in build_stages(cfg, out)]
     sections: list[tuple[str, str]] = [
         ("Findings", "\n".join([RULE, "", *(f"- {f}" for f in findings(results, CHART_SET))])),
         (
