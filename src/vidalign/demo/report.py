@@ -239,10 +239,22 @@ def setting_section(cfg: DemoConfig, out: Path) -> str:
         else "the base generator was pre-trained by this run's `policy` stage"
     )
     rest = "everything else below" if cfg.base_vlm or cfg.base_generator else "everything below"
+    weights = cfg.nrg.get("weights") or {}
+    guided = [d for d, w in weights.items() if w] if weights else ["every dimension"]
+    nrg = (
+        f"Flow-NRG guides {', '.join(guided)} at w {cfg.nrg.get('scale', 0)}, with a latent "
+        f"reward model trained on {LATENT_RM_DATA_SHORT[cfg.latent_rm_data]}."
+    )
     return (
         f"Seed {cfg.seed}. {vlm[0].upper()}{vlm[1:]}; {generator}; {rest} was produced by "
-        f"this run. `{out / 'demo_config.json'}` holds the full recipe."
+        f"this run. {nrg} `{out / 'demo_config.json'}` holds the full recipe."
     )
+
+
+LATENT_RM_DATA_SHORT = {
+    "dataset": "the preference data's train split",
+    "pairs": "the on-policy pairs labelled by the reward model",
+}
 
 
 def stage_times_section(out: Path, names: list[str], running: dict[str, float]) -> str:
