@@ -1,6 +1,7 @@
 """The live-assignment count of each pair (``Pair.live``): it equals a recount from the
 assignments after any mix of writes, it hands out pairs exactly as the query it replaced
-did, and the next-item query reads a range of its index (on SQLite and on PostgreSQL)."""
+did, an old database is upgraded with it counted, and the next-item query reads a range of
+its index (on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import Select, and_, bindparam, exists, func, insert, select
+from sqlalchemy import Select, and_, bindparam, create_engine, exists, func, insert, inspect, select
 
 from test_annotate_support import make_pairs, seeded_db
 from vidalign.annotate import queue
 from vidalign.annotate.annotators import find_annotator
 from vidalign.annotate.batches import BatchSettings, import_batch
 from vidalign.annotate.db import open_database
+from vidalign.annotate.errors import SchemaVersionError
 from vidalign.annotate.queue import (
     Conflict,
     next_assignment,
@@ -24,7 +26,7 @@ from vidalign.annotate.queue import (
     submit_judgment,
     undo_last,
 )
-from vidalign.annotate.schema import Assignment, Batch, Judgment, Pair
+from vidalign.annotate.schema import SCHEMA_VERSION, Assignment, Batch, Judgment, Meta, Pair
 from vidalign.annotate.writer import GroupWriter
 
 ALL_SAME = {"VQ": "same", "MQ": "same", "TA": "same"}
@@ -273,3 +275,75 @@ def test_the_next_candidates_are_a_range_of_the_queue_index(db_url):
     else:  # a bounded range per batch; only those rows are sorted
         assert "Index Cond: ((batch_id = batches.id) AND (live < batches.k))" in plan, plan
         assert "Seq Scan on pairs" not in plan and "Merge Join" not in plan, plan
+
+
+# ---- schema version 1 ----------------------------------------------------------------------
+def _downgrade_to_v1(db) -> None:
+    """Turn a database back into schema version 1: no ``pairs.live``, the batch index."""
+    with db.write() as s:
+        c = s.connection()
+        c.exec_driver_sql("DROP INDEX ix_pairs_queue")
+        c.exec_driver_sql("ALTER TABLE pairs DROP COLUMN live")
+        c.exec_driver_sql("CREATE INDEX ix_pairs_batch_id ON pairs (batch_id)")
+        s.merge(Meta(key="schema_version", value="1"))
+
+
+def _schema(db) -> dict:
+    """Columns and indexes of every table, as the database reports them."""
+    insp = inspect(db.engine)
+    out = {}
+    for table in sorted(insp.get_table_names()):
+        columns = [
+            (c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+            for c in insp.get_columns(table)
+        ]
+        indexes = sorted(
+            (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+            for i in insp.get_indexes(table)
+        )
+        out[table] = (columns, indexes)
+    return out
+
+
+def test_a_version_1_database_is_upgraded_with_its_counts(tmp_path, db_url, request):
+    db, ids = _two_batches(tmp_path, db_url)
+    _play(db, ids, _script(len(ids), rounds=12, seed=2))
+    with db.read() as s:
+        counted = _stored(s)
+        first = {a: s.execute(queue._first_candidates(s), {"annotator_id": a}).all() for a in ids}
+        skips = select(func.count()).where(Judgment.skip_reason.is_not(None))
+        assert s.scalar(skips.where(Judgment.retracted_at.is_(None))) > 0
+        assert s.scalar(skips.where(Judgment.retracted_at.is_not(None))) > 0
+    assert len(set(counted.values())) > 2  # counts that a back-fill of zeros would not give
+    _downgrade_to_v1(db)
+    db.dispose()
+
+    db, token = open_database(db_url)  # upgrades
+    assert token is None
+    with db.read() as s:
+        assert s.get(Meta, "schema_version").value == str(SCHEMA_VERSION) == "2"
+        assert _stored(s) == counted == _recount(s)
+        for a in ids:
+            assert s.execute(queue._first_candidates(s), {"annotator_id": a}).all() == first[a]
+    fresh, _ = open_database(_new_database(tmp_path, db_url, request))
+    assert _schema(db) == _schema(fresh)  # the schema a new database gets
+    db.dispose()
+    db, _ = open_database(db_url)  # opened again: nothing left to do
+
+    def check() -> None:
+        with db.read() as s:
+            assert _stored(s) == _recount(s)
+
+    assert _play(db, ids, _script(len(ids), rounds=10, seed=3), check)  # the queue goes on
+
+
+def test_a_database_of_an_unknown_version_is_refused_untouched(tmp_path):
+    db, _ = open_database(str(tmp_path / "x.db"))
+    _downgrade_to_v1(db)
+    with db.write() as s:
+        s.merge(Meta(key="schema_version", value="0"))
+    db.dispose()
+    with pytest.raises(SchemaVersionError, match="schema version 0, this vidalign needs 2"):
+        open_database(str(tmp_path / "x.db"))
+    columns = inspect(create_engine(f"sqlite:///{tmp_path / 'x.db'}")).get_columns("pairs")
+    assert "live" not in {c["name"] for c in columns}

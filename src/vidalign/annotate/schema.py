@@ -23,8 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SCHEMA_VERSION = 2
-"""Bumped whenever a table changes; a database with another version is refused. Version 2
-added ``pairs.live``."""
+"""Bumped whenever a table changes. ``open_database`` upgrades a database of an older
+version it knows (1: no ``pairs.live``) and refuses any other."""
 
 ORDERS = ("AB", "BA")
 """Display orders: "AB" shows video A on the left, "BA" shows video B on the left."""
