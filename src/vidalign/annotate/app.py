@@ -213,8 +213,8 @@ def create_app(
     async def with_progress(out: dict, annotator_id: int) -> dict:
         """``out`` with the annotator's progress, counted after its write committed.
 
-        The count reads every pair, so it runs on a worker thread (WAL readers run beside
-        the writer), not in the serial write path.
+        The count reads the index entry of every pair still below its ``k``, so it runs on
+        a worker thread (WAL readers run beside the writer), not in the serial write path.
         """
         return out | {"progress": await run_in_threadpool(progress_of, annotator_id)}
 

@@ -9,6 +9,10 @@ loss or OS crash (``NORMAL`` would only survive a killed process). The server sh
 fsync among the writes that arrive together (``vidalign.annotate.writer``). Write
 transactions start with ``BEGIN IMMEDIATE`` so that "count assignments, then add one" cannot
 interleave.
+
+A database of schema version 1 is upgraded when it is opened, in one transaction: it gains
+``pairs.live`` (counted from its assignments and skips) and the ``ix_pairs_queue`` index in
+place of ``ix_pairs_batch_id``. Any other version but the current one is refused.
 """
 
 from __future__ import annotations
@@ -22,13 +26,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy import Engine, create_engine, event, exists, func, inspect, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from vidalign.annotate.errors import AnnotateError, SchemaVersionError
-from vidalign.annotate.schema import SCHEMA_VERSION, Base, Meta, utcnow
+from vidalign.annotate.schema import (
+    SCHEMA_VERSION,
+    Assignment,
+    Base,
+    Judgment,
+    Meta,
+    Pair,
+    utcnow,
+)
 from vidalign.annotate.tokens import hash_token, new_token
 
 ADMIN_TOKEN_ENV = "VIDALIGN_ADMIN_TOKEN"
@@ -131,6 +143,38 @@ class Database:
         self.engine.dispose()
 
 
+def _upgrade_from_1(database: Database, db: str) -> None:
+    """Schema version 1 to 2: add ``pairs.live`` and count it, index the queue by it.
+
+    One transaction, so a failure leaves version 1 as it was; the version is read again
+    under the write lock (SQLite) or a row lock (PostgreSQL), so that of two processes
+    opening the database at once one upgrades and the other finds version 2.
+    """
+    with database.write() as s:
+        row = s.get(Meta, "schema_version", with_for_update=True, populate_existing=True)
+        if row is not None and row.value == str(SCHEMA_VERSION):
+            return
+        if row is None or row.value != "1":
+            raise SchemaVersionError(f"{db}: schema version changed while opening it")
+        conn = s.connection()
+        conn.exec_driver_sql("ALTER TABLE pairs ADD COLUMN live INTEGER DEFAULT 0 NOT NULL")
+        skipped = exists().where(
+            Judgment.assignment_id == Assignment.id,
+            Judgment.retracted_at.is_(None),
+            Judgment.skip_reason.is_not(None),
+        )
+        live = (
+            select(func.count(Assignment.id))
+            .where(Assignment.pair_id == Pair.id, Assignment.kind == "regular", ~skipped)
+            .scalar_subquery()
+        )
+        conn.execute(update(Pair).values(live=live))
+        conn.exec_driver_sql("DROP INDEX IF EXISTS ix_pairs_batch_id")
+        (queue_index,) = [i for i in Pair.__table__.indexes if i.name == "ix_pairs_queue"]
+        queue_index.create(conn)
+        row.value = str(SCHEMA_VERSION)
+
+
 def open_database(db: str) -> tuple[Database, str | None]:
     """Open (and on first use create) the annotation database.
 
@@ -142,7 +186,8 @@ def open_database(db: str) -> tuple[Database, str | None]:
         this call created the schema (print it: it is stored only as a hash), else None.
 
     Raises:
-        SchemaVersionError: the database was created with another schema version.
+        SchemaVersionError: the database was created with a schema version this vidalign
+            neither has nor upgrades (a newer one).
         AnnotateError: the URL is bad or the database cannot be reached.
     """
     url = normalize_url(db)
@@ -161,7 +206,9 @@ def open_database(db: str) -> tuple[Database, str | None]:
         with database.read() as s:
             row = s.get(Meta, "schema_version")
         found = row.value if row else "none"
-        if found != str(SCHEMA_VERSION):
+        if found == "1":
+            _upgrade_from_1(database, db)
+        elif found != str(SCHEMA_VERSION):
             raise SchemaVersionError(
                 f"{db}: schema version {found}, this vidalign needs {SCHEMA_VERSION}; "
                 "export with the vidalign that wrote it"

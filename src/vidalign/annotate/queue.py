@@ -9,6 +9,12 @@ again). Pairs with the fewest live assignments come first, earlier batches first
 broken by a seeded per-annotator shuffle. Control items (repeat / swap) are scheduled when
 a regular item is judged and become due ``control_gap`` answers later.
 
+A pair's live assignments are its regular ones without an unretracted skip. ``Pair.live``
+holds their number: creating a regular assignment adds one, skipping it takes one away and
+undoing that skip adds it back, each in the transaction of the write. So the next
+candidates are the start of a range of the ``ix_pairs_queue`` index (batch, live, id) per
+batch, read without visiting the pairs that are full or the assignments of anyone else.
+
 The statements of the hot path (an annotator's next item and answer) are built once, with
 their annotator as a bound parameter: building and keying a statement costs SQLAlchemy
 about as much as SQLite takes to run it.
@@ -21,9 +27,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Exists, Select, and_, bindparam, exists, func, insert, select
+from sqlalchemy import (
+    Exists,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from vidalign.annotate.errors import AnnotateError
 from vidalign.annotate.schema import (
@@ -96,29 +115,10 @@ def answered_count(s: Session, annotator_id: int) -> int:
     return int(s.scalar(_ANSWERED, {"annotator_id": annotator_id}) or 0)
 
 
-def _candidates(annotator: Any) -> Select:
-    """Pairs this annotator may get as a new regular item: (id, batch_id, seed, live count
-    n), in the order they are handed out (earlier batch, fewer live assignments, lower id)."""
-    skipped = exists().where(
-        Judgment.assignment_id == Assignment.id,
-        Judgment.retracted_at.is_(None),
-        Judgment.skip_reason.is_not(None),
-    )
-    mine = select(Assignment.pair_id).where(
+def _mine(annotator: Any) -> Select:
+    """Pairs this annotator was given as a regular item (skipped ones too): never again."""
+    return select(Assignment.pair_id).where(
         Assignment.annotator_id == annotator, Assignment.kind == "regular"
-    )
-    n = func.count(Assignment.id)
-    return (
-        select(Pair.id, Pair.batch_id, Batch.seed, n.label("n"))
-        .join(Batch, Batch.id == Pair.batch_id)
-        .outerjoin(
-            Assignment,
-            and_(Assignment.pair_id == Pair.id, Assignment.kind == "regular", ~skipped),
-        )
-        .where(Pair.id.not_in(mine))
-        .group_by(Pair.id, Pair.batch_id, Batch.id, Batch.k, Batch.seed)
-        .having(n < Batch.k)
-        .order_by(Batch.id, n, Pair.id)
     )
 
 
@@ -129,9 +129,58 @@ _OPEN = (
 )
 """This annotator's assignments without an unretracted judgment, oldest first."""
 _OPEN_COUNT = select(func.count()).select_from(_OPEN.subquery())
-_FIRST_CANDIDATES = _candidates(_ANNOTATOR).limit(64)
-_CANDIDATE_COUNT = select(func.count()).select_from(_candidates(_ANNOTATOR).subquery())
+_BELOW_K = and_(Pair.batch_id == Batch.id, Pair.live < Batch.k)
+_FIRST_CANDIDATES = (
+    select(Pair.id, Pair.batch_id, Batch.seed, Pair.live)
+    .select_from(Batch)
+    .join(Pair, _BELOW_K)
+    .where(Pair.id.not_in(_mine(_ANNOTATOR)))
+    .order_by(Batch.id, Pair.live, Pair.id)
+    .limit(64)
+)
+"""The first pairs this annotator may get as a new regular item: fewer live assignments than
+their batch's ``k``, never theirs, in the order they are handed out (earlier batch, fewer
+live assignments, lower id). SQLite reads them as a range of ``ix_pairs_queue`` per batch."""
+_EACH_BATCH = (
+    select(Pair.id, Pair.batch_id, Pair.live)
+    .where(_BELOW_K, Pair.id.not_in(_mine(_ANNOTATOR)))
+    .order_by(Pair.live, Pair.id)
+    .limit(64)
+    .lateral("each_batch")
+)
+_FIRST_CANDIDATES_LATERAL = (
+    select(_EACH_BATCH.c.id, _EACH_BATCH.c.batch_id, Batch.seed, _EACH_BATCH.c.live)
+    .select_from(Batch)
+    .join(_EACH_BATCH, true())
+    .order_by(Batch.id, _EACH_BATCH.c.live, _EACH_BATCH.c.id)
+    .limit(64)
+)
+"""The same rows for PostgreSQL. Its planner keeps the index order through a join only by
+merge-joining the whole index, completed batches included; here each batch's first
+candidates are a bounded range of the index, and only those are sorted."""
+_CANDIDATE_COUNT = (
+    select(func.count())
+    .select_from(Batch)
+    .join(Pair, _BELOW_K)
+    .where(Pair.id.not_in(_mine(_ANNOTATOR)))
+)
 _LOCK_BATCHES = select(Batch.id).order_by(Batch.id).with_for_update()
+_STEP_LIVE = (
+    update(Pair)
+    .where(Pair.id == bindparam("pair_id"))
+    .values(live=Pair.live + bindparam("step", type_=Integer))
+)
+
+
+def _first_candidates(s: Session) -> Select:
+    """:data:`_FIRST_CANDIDATES` for this session's database."""
+    sqlite = s.get_bind().dialect.name == "sqlite"
+    return _FIRST_CANDIDATES if sqlite else _FIRST_CANDIDATES_LATERAL
+
+
+def _step_live(s: Session, pair_id: int, step: int) -> None:
+    """Add ``step`` (+1 or -1) to the pair's live count (Core: no ORM state to keep)."""
+    s.connection().execute(_STEP_LIVE, {"pair_id": pair_id, "step": step})
 
 
 def next_assignment(s: Session, annotator_id: int) -> Assignment | None:
@@ -153,10 +202,10 @@ def next_assignment(s: Session, annotator_id: int) -> Assignment | None:
     # does (BEGIN IMMEDIATE); on PostgreSQL this row lock does.
     if s.get_bind().dialect.name != "sqlite":
         s.execute(_LOCK_BATCHES).all()
-    rows = s.execute(_FIRST_CANDIDATES, who).all()
+    rows = s.execute(_first_candidates(s), who).all()
     if rows:
-        batch_id, seed, n = rows[0].batch_id, rows[0].seed, rows[0].n
-        tied = [r.id for r in rows if r.batch_id == batch_id and r.n == n]
+        batch_id, seed, live = rows[0].batch_id, rows[0].seed, rows[0].live
+        tied = [r.id for r in rows if r.batch_id == batch_id and r.live == live]
         pair_id = _rng(seed, "pick", annotator_id, done).choice(tied)
         flip = _rng(seed, "order", pair_id, annotator_id).random() < 0.5
         a = Assignment(
@@ -164,6 +213,7 @@ def next_assignment(s: Session, annotator_id: int) -> Assignment | None:
         )
         s.add(a)
         s.flush()
+        _step_live(s, pair_id, +1)
         return a
     return min(opened, key=lambda a: (a.due_after, a.id), default=None)
 
@@ -319,7 +369,10 @@ def skip_assignment(
     if reason not in SKIP_REASONS:
         raise BadAnswer(f"reason: {reason!r} is not one of {list(SKIP_REASONS)}")
     _check_time(time_spent_ms)
-    return _insert(s, a, {"skip_reason": reason, "time_spent_ms": time_spent_ms}, {})
+    answer = _insert(s, a, {"skip_reason": reason, "time_spent_ms": time_spent_ms}, {})
+    if a.kind == "regular":
+        _step_live(s, a.pair_id, -1)  # the skip frees the slot
+    return answer
 
 
 def undo_last(s: Session, annotator_id: int) -> Judgment:
@@ -335,7 +388,17 @@ def undo_last(s: Session, annotator_id: int) -> Judgment:
     )
     if j is None:
         raise Conflict("nothing to undo")
-    j.retracted_at = utcnow()
+    now = utcnow()
+    retract = (
+        update(Judgment)
+        .where(Judgment.id == j.id, Judgment.retracted_at.is_(None))
+        .values(retracted_at=now)
+    )
+    if s.connection().execute(retract).rowcount != 1:  # PostgreSQL: a concurrent undo won
+        raise Conflict(f"judgment {j.id} was undone by another request")
+    set_committed_value(j, "retracted_at", now)
+    if j.skip_reason is not None and j.assignment.kind == "regular":
+        _step_live(s, j.assignment.pair_id, +1)  # the assignment is live again
     return j
 
 

@@ -22,8 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 1
-"""Bumped whenever a table changes; a database with another version is refused."""
+SCHEMA_VERSION = 2
+"""Bumped whenever a table changes. ``open_database`` upgrades a database of an older
+version it knows (1: no ``pairs.live``) and refuses any other."""
 
 ORDERS = ("AB", "BA")
 """Display orders: "AB" shows video A on the left, "BA" shows video B on the left."""
@@ -79,10 +80,21 @@ class Batch(Base):
 
 
 class Pair(Base):
+    """A pair to annotate.
+
+    ``live`` counts the pair's regular assignments not answered with a skip (the live
+    assignments of ``vidalign.annotate.queue``), kept by every write that creates, skips or
+    un-skips one, in the same transaction. The ``queue`` index orders a batch's pairs the
+    way they are handed out, so the next candidates are the start of a range of it.
+    """
+
     __tablename__ = "pairs"
-    __table_args__ = (UniqueConstraint("batch_id", "row"),)
+    __table_args__ = (
+        UniqueConstraint("batch_id", "row"),
+        Index("ix_pairs_queue", "batch_id", "live", "id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))  # ix_pairs_queue leads
     row: Mapped[int] = mapped_column(Integer)  # 0-based position in the imported file
     prompt: Mapped[str] = mapped_column(Text)
     path_a: Mapped[str] = mapped_column(Text)  # relative to the videos root, "/"-separated
@@ -94,6 +106,7 @@ class Pair(Base):
     native_fps_a: Mapped[float | None] = mapped_column(Float, nullable=True)  # for frame steps
     native_fps_b: Mapped[float | None] = mapped_column(Float, nullable=True)
     meta: Mapped[str] = mapped_column(Text, default="{}")  # JSON object of strings
+    live: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     batch: Mapped[Batch] = relationship(back_populates="pairs")
 
