@@ -11,20 +11,24 @@ from vidalign.config import load_config
 from vidalign.policy import load_generator
 from vidalign.policy.config import PretrainConfig
 from vidalign.policy.pretrain import build_generator, pretrain
-from vidalign.training import NonFiniteLossError, warmup_cosine
+from vidalign.training import NonFiniteLossError, lr_factor
 
 TINY = Path(__file__).resolve().parents[1] / "configs" / "policy" / "tiny.yaml"
 
 
 def tiny_cfg(out_dir, *overrides):
-    return load_config(PretrainConfig, TINY, [f"out_dir={out_dir}", *overrides])
+    return load_config(PretrainConfig, TINY, [f"out_dir={out_dir}", "progress=false", *overrides])
 
 
 def test_lr_schedule_warms_up_then_decays_to_the_floor():
-    assert warmup_cosine(0, warmup=4, total=10, min_ratio=0.1) == 0.25
-    assert warmup_cosine(3, warmup=4, total=10, min_ratio=0.1) == 1.0
-    assert warmup_cosine(4, warmup=4, total=10, min_ratio=0.1) == 1.0
-    assert abs(warmup_cosine(10, warmup=4, total=10, min_ratio=0.1) - 0.1) < 1e-12
+    cosine = {"schedule": "cosine", "warmup": 4, "total": 10, "min_ratio": 0.1}
+    assert lr_factor(0, **cosine) == 0.25
+    assert lr_factor(3, **cosine) == 1.0
+    assert lr_factor(4, **cosine) == 1.0
+    assert abs(lr_factor(7, **cosine) - 0.55) < 1e-12  # half-way down: (1 + 0.1) / 2
+    assert abs(lr_factor(10, **cosine) - 0.1) < 1e-12
+    constant = {**cosine, "schedule": "constant"}
+    assert [lr_factor(s, **constant) for s in (0, 3, 4, 10)] == [0.25, 1.0, 1.0, 1.0]
 
 
 @pytest.mark.slow
@@ -33,8 +37,9 @@ def test_pretraining_lowers_the_loss_and_saves_a_loadable_generator(tmp_path):
     cfg = tiny_cfg(tmp_path / "run", "steps=30", "data.num_clips=4", "cond_dropout=0.0",
                    "save_every=100")  # fmt: skip
     before = {k: v.clone() for k, v in build_generator(cfg).transformer.state_dict().items()}
-    result = pretrain(cfg, progress_bar=False)
-    first, last = sum(result.losses[:5]) / 5, sum(result.losses[-5:]) / 5
+    result = pretrain(cfg)
+    losses = [row["loss"] for row in result.history]
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert last < 0.7 * first, (first, last)
     gen = load_generator(result.model_dir)
     after = gen.transformer.state_dict()
@@ -44,12 +49,13 @@ def test_pretraining_lowers_the_loss_and_saves_a_loadable_generator(tmp_path):
 
 
 def test_resume_equals_uninterrupted(tmp_path):
-    full = pretrain(tiny_cfg(tmp_path / "a"), progress_bar=False)
+    full = pretrain(tiny_cfg(tmp_path / "a"))
     # A run that stops after its step-3 checkpoint, then is resumed to the end.
-    stopped = pretrain(tiny_cfg(tmp_path / "b"), stop_at=3, progress_bar=False)
-    assert stopped.step == 3 and not stopped.model_dir.exists()
-    resumed = pretrain(tiny_cfg(tmp_path / "b"), resume=True, progress_bar=False)
-    assert resumed.losses == full.losses[3:]
+    stopped = pretrain(tiny_cfg(tmp_path / "b", "stop_at=3"))
+    assert stopped.steps == 3 and stopped.model_dir is None
+    assert not (tmp_path / "b" / "model").exists()
+    resumed = pretrain(tiny_cfg(tmp_path / "b", "resume=true"))
+    assert resumed.history == full.history[3:]
     a = load_file(str(full.model_dir / "transformer" / "diffusion_pytorch_model.safetensors"))
     b = load_file(str(resumed.model_dir / "transformer" / "diffusion_pytorch_model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -65,7 +71,7 @@ def test_pretrain_cli_runs_the_tiny_recipe(tmp_path):
 def test_a_diverging_run_stops_with_a_checkpoint_of_the_last_finite_weights(tmp_path):
     cfg = tiny_cfg(tmp_path, "optim.lr=1e30", "optim.grad_clip=0", "steps=6", "save_every=100")
     with pytest.raises(NonFiniteLossError, match="last finite weights") as info:
-        pretrain(cfg, progress_bar=False)
+        pretrain(cfg)
     ckpts = list((tmp_path / "checkpoints").iterdir())
     assert len(ckpts) == 1 and str(ckpts[0]) in str(info.value)
     assert not (tmp_path / "model").exists()

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="tiny: ~2 min smoke run; small: the real demo (~30 min on 2 cores)")  # fmt: skip
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/demo-SCALE)")
     p.add_argument("--seed", type=int, default=None, help="seed of every stage")
-    p.add_argument("overrides", nargs="*", help="recipe overrides, e.g. reward.max_steps=100")
+    p.add_argument("overrides", nargs="*", help="recipe overrides, e.g. reward.steps=100")
     p.set_defaults(func=_run)
 
 
