@@ -51,6 +51,10 @@ def test_training_learns_and_reports_accuracy_by_t(dataset, tmp_path):
     assert set(rows[1]["with_ties"]) == {"BRIGHT", "CLEAN"}
     assert result.final_metrics["val/acc/BRIGHT/clean"] == rows[0]["without_ties"]["BRIGHT"]
     assert result.final_metrics["val/acc_ties/CLEAN/t0.5-1.0"] == rows[2]["with_ties"]["CLEAN"]
+    logged = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged] == [5, 10, 15, 20, 25, 30, 35, 40, 40]  # log_every 5
+    assert [r["loss"] for r in logged[:-1]] == losses[4::5] and "lr" in logged[0]
+    assert logged[-1]["split"] == "val" and "acc_ties/CLEAN/t0.5-1.0" in logged[-1]
 
 
 def test_resume_ends_with_identical_weights(dataset, tmp_path):

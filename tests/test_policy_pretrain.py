@@ -1,5 +1,6 @@
 """Base-generator pre-training on the tiny recipe: loss falls, parameters change, resume is exact."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,9 @@ def test_pretraining_lowers_the_loss_and_saves_a_loadable_generator(tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in before)
     assert gen.defaults.num_frames == 8 and gen.defaults.height == 32
     assert (tmp_path / "run" / "logs").is_dir() and (tmp_path / "run" / "config.yaml").is_file()
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 31))  # log_every 1
+    assert [r["loss"] for r in rows] == losses and rows[0]["lr"] > 0
 
 
 def test_resume_equals_uninterrupted(tmp_path):

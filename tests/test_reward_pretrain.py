@@ -150,6 +150,10 @@ def test_pretraining_learns_and_the_folder_is_a_reward_base(tmp_path):
     assert last < 0.6 * first, (first, last)  # the captions' grammar is learned fast
     saved = json.loads((result.model_dir / "metrics.json").read_text())
     assert saved == result.final_metrics and saved["steps"] == 40
+    rows = [json.loads(x) for x in (tmp_path / "vlm" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [40, 40]  # log_every 50: the last step, then held out
+    assert rows[0]["loss"] == losses[-1] and rows[1]["split"] == "val"
+    assert rows[1]["accuracy/scene"] == saved["accuracy/scene"]
     assert 0 < saved["accuracy/scene"] <= 1 and 0 <= saved["accuracy/defects"] <= 1
     assert sorted(p.name for p in (tmp_path / "vlm" / "checkpoints").iterdir()) == [
         "step-20",

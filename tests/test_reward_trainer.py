@@ -72,7 +72,11 @@ def test_training_learns_and_touches_only_trainable_rows(data, tmp_path):
     # normalisation stats are stored, evaluation was logged
     assert set(RewardScorer.from_pretrained(result.model_dir).stats) == {"VQ", "MQ", "TA"}
     assert {"val/acc/VQ", "val/acc_ties/MQ", "val/loss"} <= set(result.final_metrics)
-    assert (tmp_path / "run" / "metrics.jsonl").is_file()
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "split" not in r] == list(range(1, 9))  # log_every 1
+    assert {"loss", "lr"} <= set(rows[0])
+    assert rows[-1]["split"] == "val" and rows[-1]["step"] == 8
+    assert rows[-1]["acc/VQ"] == result.final_metrics["val/acc/VQ"]
     assert any((tmp_path / "run" / "logs").rglob("events.out.tfevents*"))
 
 

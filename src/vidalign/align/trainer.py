@@ -236,7 +236,7 @@ def train_align(cfg: AlignConfig) -> TrainResult:
             bar.set_postfix(
                 {k: f"{v:.3f}" for k, v in row.items() if k in ("loss", "implicit_acc")}
             )
-        if (step + 1) % cfg.log_every == 0:
+        if due(step + 1, cfg.log_every, end):
             log_metrics(accelerator, run_dir, step + 1, row, lr=scheduler.get_last_lr()[0])
         if monitor is not None:
             monitor.maybe_evaluate(step + 1, sample_fn)

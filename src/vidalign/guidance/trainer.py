@@ -9,9 +9,10 @@ Per step, for each pair (A, B) with prompt y:
 The trunk starts as a copy of the generator's first K blocks and is trained together with the
 pooling layer and heads; the generator itself is only read.
 
-The run folder holds ``config.yaml``, ``logs/`` (TensorBoard), ``checkpoints/step-N/``
-(resumable), and at the end ``model/`` (the latent reward model folder) and, with validation
-pairs, ``eval.json`` (accuracy binned by t).
+The run folder holds ``config.yaml``, ``logs/`` (TensorBoard), ``metrics.jsonl`` (per
+logged step; with validation pairs, the binned accuracy as a ``"split": "val"`` row),
+``checkpoints/step-N/`` (resumable), and at the end ``model/`` (the latent reward model
+folder) and, with validation pairs, ``eval.json`` (accuracy binned by t).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from vidalign.training import (
     build_accelerator,
     due,
     load_checkpoint,
+    log_metrics,
     lr_scheduler,
     progress,
     save_checkpoint,
@@ -144,14 +146,13 @@ def train_latent_rm(cfg: LatentRMConfig) -> TrainResult:
         optimizer.step()
         scheduler.step()
         value = accelerator.reduce(out.loss.detach(), reduction="mean").item()
-        history.append({"loss": value, **out.metrics})
+        row = {"loss": value, **out.metrics}
+        history.append(row)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{value:.4f}")
-        if (step + 1) % cfg.log_every == 0:
-            logs = {"train/loss": value, "train/lr": scheduler.get_last_lr()[0]}
-            logs.update({f"train/{k}": v for k, v in out.metrics.items()})
-            accelerator.log(logs, step=step + 1)
+        if due(step + 1, cfg.log_every, end):
+            log_metrics(accelerator, run_dir, step + 1, row, lr=scheduler.get_last_lr()[0])
         if due(step + 1, cfg.save_every, end):
             save_checkpoint(
                 run_dir, step + 1, model=model, optimizer=optimizer, scheduler=scheduler,
@@ -180,7 +181,8 @@ def train_latent_rm(cfg: LatentRMConfig) -> TrainResult:
             )
             (run_dir / EVAL_FILE).write_text(json.dumps(accuracy_to_json(rows), indent=2))
             metrics = accuracy_metrics(rows)
-            accelerator.log(metrics, step=cfg.steps)
+            val = {k.removeprefix("val/"): v for k, v in metrics.items()}
+            log_metrics(accelerator, run_dir, cfg.steps, val, split="val")
     accelerator.end_training()
     accelerator.wait_for_everyone()
     return TrainResult(run_dir, model_dir, cfg.steps, history, metrics)

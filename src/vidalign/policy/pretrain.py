@@ -6,7 +6,8 @@ network serves as both branches of classifier-free guidance. With ``object_weigh
 clean-clip error of object pixels weighs more early in training (``vidalign.policy.weighting``).
 
 The run folder holds ``config.yaml``, ``data/`` (the clip cache), ``logs/`` (TensorBoard),
-``checkpoints/step-N/`` (resumable) and, at the end, ``model/`` (the generator folder).
+``metrics.jsonl`` (per logged step), ``checkpoints/step-N/`` (resumable) and, at the end,
+``model/`` (the generator folder).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from vidalign.training import (
     build_accelerator,
     due,
     load_checkpoint,
+    log_metrics,
     lr_scheduler,
     progress,
     save_checkpoint,
@@ -135,10 +137,9 @@ def pretrain(cfg: PretrainConfig) -> TrainResult:
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{value:.4f}")
-        if (step + 1) % cfg.log_every == 0:
-            accelerator.log(
-                {"train/loss": value, "train/lr": scheduler.get_last_lr()[0]}, step=step + 1
-            )
+        if due(step + 1, cfg.log_every, end):
+            log_metrics(accelerator, run_dir, step + 1, {"loss": value},
+                        lr=scheduler.get_last_lr()[0])  # fmt: skip
         if due(step + 1, cfg.save_every, end):
             save_checkpoint(run_dir, step + 1, model=model, optimizer=optimizer,
                             scheduler=scheduler, keep=cfg.keep)  # fmt: skip

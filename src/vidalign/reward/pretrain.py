@@ -34,8 +34,9 @@ fine-tunes like a released checkpoint, or that a next stage starts from (``init_
 
 Held-out clips give teacher-forced token accuracy on the scene words and on the defect words,
 and the correlation of predicted and true severity per mode, per text failure for the
-alignment objective (``metrics.json``): the check that the model learned to see before it is
-used. The recipe is two stages, ``configs/reward/synth_vlm.yaml`` (captions and severities)
+alignment objective (``model/metrics.json``, and a ``"split": "val"`` row of the run's
+``metrics.jsonl`` beside the training loss): the check that the model learned to see before
+it is used. The recipe is two stages, ``configs/reward/synth_vlm.yaml`` (captions and severities)
 then ``configs/reward/synth_vlm_align.yaml`` (alignment and severities); their headers and
 ``configs/reward/synth_small.yaml`` record what each choice measured.
 """
@@ -61,6 +62,7 @@ from vidalign.training import (
     build_accelerator,
     due,
     load_checkpoint,
+    log_metrics,
     lr_scheduler,
     progress,
     save_checkpoint,
@@ -631,8 +633,8 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> TrainResult:
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{value:.3f}")
-        if done % max(cfg.log_every, 1) == 0 or done == cfg.steps:
-            accelerator.log({"train/loss": value, "lr": scheduler.get_last_lr()[0]}, step=done)
+        if due(done, cfg.log_every, end):
+            log_metrics(accelerator, run_dir, done, {"loss": value}, lr=scheduler.get_last_lr()[0])
         if due(done, cfg.save_every, end):
             save_checkpoint(
                 run_dir, done, model=model, optimizer=optimizer, scheduler=scheduler,
@@ -656,6 +658,7 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> TrainResult:
             metrics.update(severity_correlation(net, held_batches))
         if align:
             metrics.update(alignment_correlation(net, held_batches))
+        log_metrics(accelerator, run_dir, cfg.steps, metrics, split="val")
         metrics["steps"] = cfg.steps
         with atomic_dir(model_dir) as tmp:
             final.save_pretrained(tmp, safe_serialization=True)

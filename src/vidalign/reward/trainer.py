@@ -19,13 +19,12 @@ Run folder::
     checkpoints/     step-N/ (vidalign.training.save_checkpoint)
     logs/            TensorBoard
     model/           the final RewardScorer folder, with normalisation statistics
-    metrics.jsonl    one line per evaluation
+    metrics.jsonl    one row per logged step and, with ``"split": "val"``, per evaluation
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,6 +50,7 @@ from vidalign.training import (
     build_accelerator,
     due,
     load_checkpoint,
+    log_metrics,
     lr_scheduler,
     progress,
     save_checkpoint,
@@ -342,19 +342,16 @@ def train_reward(cfg: RewardTrainConfig) -> TrainResult:
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{sums['loss']:.4f}")
-        if done % max(cfg.log_every, 1) == 0 or done == total:
-            logs = {f"train/{k}": v for k, v in sums.items()}
-            logs.update({f"lr/{g['name']}": g["lr"] for g in optimizer.param_groups})
-            accelerator.log(logs, step=done)
+        if due(done, cfg.log_every, end):  # lr: the backbone's (the other groups scale alike)
+            log_metrics(accelerator, run_dir, done, sums, lr=scheduler.get_last_lr()[0])
         if val_pairs and ((cfg.eval_every and done % cfg.eval_every == 0) or done == total):
             if accelerator.is_main_process:
                 last_eval = evaluate(
                     core, processor, cache, val_pairs, loss=cfg.loss, theta=cfg.theta
                 )
                 final_eval = last_eval if done == total else {}
-                accelerator.log(last_eval, step=done)
-                with open(run_dir / "metrics.jsonl", "a") as fh:
-                    fh.write(json.dumps({"step": done, **last_eval}) + "\n")
+                val = {k.removeprefix("val/"): v for k, v in last_eval.items()}
+                log_metrics(accelerator, run_dir, done, val, split="val")
             accelerator.wait_for_everyone()
         if due(done, cfg.save_every, end):
             save_checkpoint(
