@@ -158,11 +158,6 @@ def lora_tensors(run):
     return load_file(str(Path(run) / "lora" / LORA_WEIGHT_NAME))
 
 
-def _untimed(row):
-    """A history row without the step's seconds, which no two runs share."""
-    return {k: v for k, v in row.items() if k not in ("sample_s", "reward_s", "train_s")}
-
-
 @pytest.fixture
 def fresh_accelerate_state():
     # accelerate keeps one process-wide state; a bf16 run needs it unset before and after
@@ -206,17 +201,6 @@ def test_a_toy_reward_rises_and_the_lora_changes(data, tmp_path, sign):
     assert [r["step"] for r in rows] == list(range(1, 21)) and "reward_brightness" in rows[0]
     assert json.loads((tmp_path / "rewards.json").read_text())["combine"] == "advantages"
     assert list((tmp_path / "logs").rglob("events.out.tfevents*"))
-
-
-def test_resume_is_bitwise_equal_to_an_uninterrupted_run(data, tmp_path):
-    full = train_grpo(cfg_for(data, tmp_path / "a", "steps=4", "beta=0.1"))
-    stopped = train_grpo(cfg_for(data, tmp_path / "b", "steps=4", "beta=0.1", "stop_at=2"))
-    assert stopped.steps == 2 and stopped.model_dir is None
-    assert not (tmp_path / "b" / "lora").exists()
-    resumed = train_grpo(cfg_for(data, tmp_path / "b", "steps=4", "beta=0.1", "resume=true"))
-    assert [_untimed(r) for r in resumed.history] == [_untimed(r) for r in full.history[2:]]
-    a, b = lora_tensors(tmp_path / "a"), lora_tensors(tmp_path / "b")
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_rewards_fail_loudly_and_the_oracle_is_only_a_gold_control(data, tmp_path):

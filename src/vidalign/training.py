@@ -396,15 +396,25 @@ def _checkpoint_step(path: Path) -> int:
 
 def _trim_metrics(run_dir: Path, step: int) -> None:
     """Drop the rows of ``metrics.jsonl`` after ``step``: a run resumed from there logs those
-    steps again, so the file reads as if the run had never stopped."""
+    steps again, so the file reads as if the run had never stopped. A row a killed process
+    left half-written is dropped too."""
     file = run_dir / METRICS_FILE
     if not file.is_file():
         return
-    lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
-    kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
-    if len(kept) != len(lines):
+    text = file.read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines() if _row_step(line) <= step]
+    new = "".join(f"{line}\n" for line in kept)
+    if new != text:
         with atomic_file(file) as tmp:
-            Path(tmp).write_text("".join(kept), encoding="utf-8")
+            Path(tmp).write_text(new, encoding="utf-8")
+
+
+def _row_step(line: str) -> float:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return math.inf
+    return row.get("step", math.inf) if isinstance(row, dict) else math.inf
 
 
 METRICS_FILE = "metrics.jsonl"
