@@ -111,3 +111,87 @@ def test_the_number_of_rendering_workers_does_not_invalidate_the_dataset_stage(t
 
     assert settings("dataset.workers=1") == settings("dataset.workers=2")
     assert settings("dataset.prompts=7") != settings()
+
+
+def _no_training(monkeypatch):
+    """Make pre-training a base VLM or a base generator an error."""
+    import vidalign.policy.pretrain
+    import vidalign.reward.pretrain
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a shipped base model's stage must not train")
+
+    monkeypatch.setattr(vidalign.reward.pretrain, "pretrain_vlm", refuse)
+    monkeypatch.setattr(vidalign.policy.pretrain, "pretrain", refuse)
+
+
+def test_a_shipped_base_vlm_replaces_the_vlm_stages(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import vidalign.reward.trainer
+    from vidalign.builtin import builtin_model
+    from vidalign.demo.config import load_demo_config
+    from vidalign.demo.pipeline import build_stages
+    from vidalign.demo.stages import run_stages
+
+    _no_training(monkeypatch)
+    cfg = load_demo_config("tiny", ["base_vlm=synth-vlm"])
+    stages = {s.name: s for s in build_stages(cfg, tmp_path)}
+    assert "vlm" in stages and "vlm_align" not in stages
+    assert stages["reward"].needs == ["dataset", "vlm"]
+    run_stages([stages["vlm"]], tmp_path)
+    summary = json.loads((tmp_path / "vlm" / MARKER).read_text())["summary"]
+    shipped = builtin_model("vlm", "synth-vlm")
+    assert summary["model_dir"] == str(shipped) and summary["builtin"] == "synth-vlm"
+    assert summary["card_metrics"]["alignment_corr/missing_object"] > 0.5
+    assert list((tmp_path / "vlm").iterdir()) == [tmp_path / "vlm" / MARKER]  # nothing trained
+
+    seen = []  # the reward model starts from the shipped folder
+    monkeypatch.setattr(
+        vidalign.reward.trainer, "train_reward",
+        lambda c: seen.append(c) or SimpleNamespace(model_dir=tmp_path / "rm", final_metrics={}),
+    )  # fmt: skip
+    stages["reward"].run(tmp_path / "reward")
+    assert seen[0].base_model == str(shipped)
+    # the stage's identity is the shipped weights, not the pre-training sections
+    other = load_demo_config("tiny", ["base_vlm=synth-vlm", "vlm.steps=99"])
+    assert next(s for s in build_stages(other, tmp_path) if s.name == "vlm").settings == (
+        stages["vlm"].settings
+    )
+
+
+def test_a_shipped_base_generator_is_the_policy_stage(tmp_path, monkeypatch):
+    from vidalign.builtin import builtin_model
+    from vidalign.demo.config import load_demo_config
+    from vidalign.demo.pipeline import build_stages
+
+    _no_training(monkeypatch)
+    cfg = load_demo_config("tiny", ["base_generator=synth-base"])
+    policy = next(s for s in build_stages(cfg, tmp_path) if s.name == "policy")
+    summary = policy.run(tmp_path / "policy")
+    assert summary["model_dir"] == str(builtin_model("generator", "synth-base"))
+    assert summary["builtin"] == "synth-base" and "policy" not in policy.settings
+
+
+def test_the_small_demo_starts_from_both_shipped_models_unless_from_scratch(tmp_path, monkeypatch):
+    import vidalign.demo.pipeline
+    from vidalign.demo.config import load_demo_config
+    from vidalign.demo.pipeline import build_stages
+
+    cfg = load_demo_config("small")
+    assert (cfg.base_vlm, cfg.base_generator) == ("synth-vlm", "synth-base")
+    names = [s.name for s in build_stages(cfg, tmp_path)]
+    assert "vlm" in names and "vlm_align" not in names
+
+    runs = []
+    monkeypatch.setattr(vidalign.demo.pipeline, "run_demo", lambda c, out: runs.append(c))
+    assert main(["demo", "--scale", "small", "--out", str(tmp_path), "--from-scratch"]) == 0
+    scratch = runs[-1]
+    assert (scratch.base_vlm, scratch.base_generator) == ("", "")
+    stages = {s.name: s for s in build_stages(scratch, tmp_path)}
+    assert {"vlm", "vlm_align"} <= set(stages)
+    assert stages["reward"].needs == ["dataset", "vlm_align"]
+    assert stages["vlm"].settings["vlm"] == cfg.vlm  # the same recipes train them
+    assert stages["policy"].settings["policy"] == cfg.policy
+    assert main(["demo", "--out", str(tmp_path), "--from-scratch", "base_vlm=synth-vlm"]) == 0
+    assert (runs[-1].base_vlm, runs[-1].base_generator) == ("synth-vlm", "")  # key=value wins

@@ -192,3 +192,25 @@ def test_run_stages_log_what_they_ran_and_reused(tmp_path):
     assert json.loads((tmp_path / RUN_LOG).read_text())["stages"] == {"a": "ran", "b": "ran"}
     run_stages(stages(2), tmp_path)  # b's settings changed: it runs again, a is reused
     assert json.loads((tmp_path / RUN_LOG).read_text())["stages"] == {"a": "reused", "b": "ran"}
+
+
+def test_the_setting_says_where_each_base_model_came_from(tmp_path):
+    from vidalign.demo.config import load_demo_config
+    from vidalign.demo.report import setting_section
+
+    shipped = setting_section(load_demo_config("small"), tmp_path)
+    assert "The base VLM is `synth-vlm`, shipped in the package" in shipped
+    assert "the base generator is `synth-base`, shipped in the package" in shipped
+    assert "everything else below was produced by this run" in shipped
+    scratch = setting_section(load_demo_config("small", ["base_vlm=", "base_generator="]), tmp_path)
+    assert "pre-trained by this run's `vlm` stages" in scratch and "shipped" not in scratch
+    assert "everything below was produced by this run" in scratch
+
+
+def test_stage_times_say_a_shipped_model_was_not_trained(tmp_path):
+    (tmp_path / "vlm").mkdir()
+    marker = {"fingerprint": "x", "seconds": 0.2, "summary": {"builtin": "synth-vlm"}}
+    (tmp_path / "vlm" / MARKER).write_text(json.dumps(marker))
+    (tmp_path / RUN_LOG).write_text(json.dumps({"stages": {"vlm": "ran"}}))
+    rows = table_rows(stage_times_section(tmp_path, ["vlm"], {}))
+    assert rows[0] == ["vlm", "0s", "ran; the shipped `synth-vlm`, not trained"]

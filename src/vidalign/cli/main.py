@@ -22,6 +22,7 @@ GROUPS: list[str] = [
     "vidalign.cli.synth",
     "vidalign.cli.reward",
     "vidalign.cli.policy",
+    "vidalign.cli.package",
     "vidalign.cli.sample",
     "vidalign.cli.guidance",
     "vidalign.cli.annotate",

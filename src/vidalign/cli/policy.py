@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from vidalign.cli.package import DESCRIPTION as PACKAGE_DESCRIPTION
+from vidalign.cli.package import add_package_arguments
 from vidalign.cli.recipe import add_recipe_arguments, load_recipe, report_result
 from vidalign.config import describe_config
 
@@ -59,20 +61,10 @@ def register(subparsers) -> None:
     k = sub.add_parser(
         "package",
         help="copy a trained generator into a shippable folder with its model card",
-        description="Copy a generator folder to OUT with card.json and MODEL_CARD.md: the recipe, "
-        "commit, held-out metrics (the results.json of `vidalign policy evaluate --out`), a "
-        "same-seed fingerprint that tests recompute, and the SHA-256 of every file.",
+        description="`vidalign package generator`: " + PACKAGE_DESCRIPTION,
     )
-    k.add_argument("model", type=Path, help="trained generator folder")
-    k.add_argument("out", type=Path, help="folder to create")
-    k.add_argument("--name", required=True, help="the generator's name")
-    k.add_argument("--results", type=Path, required=True, help="results.json of policy evaluate")
-    k.add_argument("--command", required=True, help="the command that trained the model")
-    k.add_argument("--eval-command", required=True, help="the command that gave --results")
-    k.add_argument("--commit", required=True, help="the git commit of the recipe")
-    k.add_argument("--train-time", default="", help="wall time of the training, in words")
-    k.add_argument("--notes", default="", help="text for the card's notes section")
-    k.set_defaults(func=run_package)
+    add_package_arguments(k)
+    k.set_defaults(kind="generator")
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
@@ -116,25 +108,4 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(format_report(report))
     if exclude:
         print(f"(the {len(exclude)} training prompts were excluded from the draw)")
-    return 0
-
-
-def run_package(args: argparse.Namespace) -> int:
-    from vidalign.policy.builtin import write_card
-    from vidalign.policy.errors import GeneratorError
-
-    try:
-        metrics = json.loads(args.results.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise GeneratorError(
-            f"{args.results}: cannot read the evaluation results ({err})"
-        ) from None
-    recipe = {"command": args.command, "evaluation": args.eval_command}
-    if args.train_time:
-        recipe["training time"] = args.train_time
-    out = write_card(
-        args.model, args.out, name=args.name, recipe=recipe, metrics=metrics,
-        commit=args.commit, notes=args.notes,
-    )  # fmt: skip
-    print(f"packaged {args.model} as {out}")
     return 0

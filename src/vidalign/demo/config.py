@@ -55,11 +55,18 @@ class DemoConfig:
         default=0, metadata={"help": "torch CPU threads (0: leave as is)", "ge": 0}
     )
     dataset: DatasetStage = field(default_factory=DatasetStage)
+    base_vlm: str = field(
+        default="",
+        metadata={
+            "help": "name of a base VLM shipped in the package (vidalign.builtin) for the "
+            "reward model to start from; empty: pre-train one by the vlm and vlm_align sections"
+        },
+    )
     vlm: dict[str, Any] = field(
         default_factory=dict,
         metadata={
-            "help": "overrides of VLMPretrainConfig; empty: no base VLM, the reward model "
-            "starts from scratch"
+            "help": "overrides of VLMPretrainConfig (used when base_vlm is empty); empty too: "
+            "no base VLM, the reward model starts from scratch"
         },
     )
     vlm_align: dict[str, Any] = field(
@@ -75,7 +82,7 @@ class DemoConfig:
     base_generator: str = field(
         default="",
         metadata={
-            "help": "name of a generator shipped in the package (vidalign.policy.builtin) to "
+            "help": "name of a generator shipped in the package (vidalign.builtin) to "
             "start from; empty: pre-train one by the policy section"
         },
     )

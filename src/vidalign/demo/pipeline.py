@@ -3,10 +3,12 @@
 Stages (each cached under ``<out>/<stage>/``, see ``vidalign.demo.stages``):
 
 1. ``dataset``      preference pairs from the twelve synthetic generators (Table 1);
-   ``vlm``          (when the recipe has a ``vlm`` section) the base VLM, a tiny Qwen2-VL
-                    pre-trained on rendered clips to caption them and measure their defects;
-   ``vlm_align``    (with a ``vlm_align`` section) its second stage, from the first one's
-                    model: it learns to check a description against a clip;
+   ``vlm``          the base VLM: the shipped one named by ``base_vlm``, or (when the
+                    recipe has a ``vlm`` section) a tiny Qwen2-VL pre-trained on rendered
+                    clips to caption them and measure their defects;
+   ``vlm_align``    (with a ``vlm_align`` section and no ``base_vlm``) its second stage,
+                    from the first one's model: it learns to check a description against
+                    a clip;
 2. ``reward``       VideoReward (Qwen2-VL, BTT, separate tokens) on the train split, from
                     the last base-VLM stage when there is one;
 3. ``reward_eval``  its accuracy with and without ties against Random and the oracle (Table 2);
@@ -113,6 +115,27 @@ def _dataset_stage(cfg: DemoConfig) -> Stage:
     )
 
 
+def _shipped_vlm_stage(cfg: DemoConfig) -> Stage:
+    """``vlm`` when ``base_vlm`` names a shipped base VLM: its folder, nothing trained."""
+    from vidalign.builtin import builtin_model, read_card
+
+    model_dir = builtin_model("vlm", cfg.base_vlm)
+    card = read_card(model_dir)
+
+    def run(folder: Path) -> dict[str, Any]:
+        return {"model_dir": str(model_dir), "builtin": card["name"],
+                "card_metrics": card["metrics"]["measured"]}  # fmt: skip
+
+    return Stage("vlm", run, {"builtin": cfg.base_vlm, "files": card["files"]}, [], 1.0)
+
+
+def _vlm_stages(cfg: DemoConfig, out: Path) -> list[Stage]:
+    """The base-VLM stages: the shipped one, or those the recipe pre-trains."""
+    if cfg.base_vlm:
+        return [_shipped_vlm_stage(cfg)]
+    return [_vlm_stage(cfg, out, n) for n in ("vlm", "vlm_align") if getattr(cfg, n)]
+
+
 def _vlm_stage(cfg: DemoConfig, out: Path, name: str) -> Stage:
     """``vlm`` (from scratch) or ``vlm_align`` (from ``vlm``'s model)."""
     section = getattr(cfg, name)
@@ -132,6 +155,8 @@ def _vlm_stage(cfg: DemoConfig, out: Path, name: str) -> Stage:
 
 def _base_stage(cfg: DemoConfig) -> str | None:
     """The base-VLM stage the reward model starts from, if any."""
+    if cfg.base_vlm:
+        return "vlm"
     if cfg.vlm_align and not cfg.vlm:
         raise ValueError("demo recipe: a vlm_align section needs a vlm section to start from")
     return "vlm_align" if cfg.vlm_align else "vlm" if cfg.vlm else None
@@ -184,9 +209,9 @@ def _reward_eval_stage(cfg: DemoConfig, out: Path) -> Stage:
 def _base_identity(cfg: DemoConfig) -> dict[str, Any]:
     """What fixes the base generator: the shipped one's weights, or the pre-training recipe."""
     if cfg.base_generator:
-        from vidalign.policy.builtin import builtin_generator, read_card
+        from vidalign.builtin import builtin_model, read_card
 
-        card = read_card(builtin_generator(cfg.base_generator))
+        card = read_card(builtin_model("generator", cfg.base_generator))
         return {"builtin": cfg.base_generator, "files": card["files"]}
     return {"policy": cfg.policy, "seed": cfg.seed}
 
@@ -196,9 +221,9 @@ def base_training_data(cfg: DemoConfig) -> dict[str, int] | None:
     from vidalign.policy.config import PretrainConfig
 
     if cfg.base_generator:
-        from vidalign.policy.builtin import builtin_generator, read_card
+        from vidalign.builtin import builtin_model, read_card
 
-        data = read_card(builtin_generator(cfg.base_generator))["training_data"]
+        data = read_card(builtin_model("generator", cfg.base_generator))["training_data"]
         return {"num_prompts": data["num_prompts"], "seed": data["seed"]} if data else None
     pre = config_from_dict(PretrainConfig, {**cfg.policy, "seed": cfg.seed}, where="demo policy")
     return {"num_prompts": pre.data.num_prompts, "seed": pre.data.seed}
@@ -218,9 +243,9 @@ def _policy_stage(cfg: DemoConfig) -> Stage:
         from vidalign.policy.pretrain import pretrain
 
         if cfg.base_generator:
-            from vidalign.policy.builtin import builtin_generator, read_card
+            from vidalign.builtin import builtin_model, read_card
 
-            model_dir = builtin_generator(cfg.base_generator)
+            model_dir = builtin_model("generator", cfg.base_generator)
             card = read_card(model_dir)
             return {"model_dir": str(model_dir), "builtin": card["name"],
                     "card_metrics": card["metrics"]}  # fmt: skip
@@ -445,7 +470,7 @@ def build_stages(cfg: DemoConfig, out: Path) -> list[Stage]:
         raise ValueError(f"demo recipe: gold lists {unknown}; choose from {known}")
     stages = [
         _dataset_stage(cfg),
-        *(_vlm_stage(cfg, out, n) for n in ("vlm", "vlm_align") if getattr(cfg, n)),
+        *_vlm_stages(cfg, out),
         _reward_stage(cfg, out),
         _reward_eval_stage(cfg, out),
         _policy_stage(cfg),

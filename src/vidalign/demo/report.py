@@ -215,6 +215,29 @@ def proxy_accuracy_section(summary: dict[str, Any]) -> str:
     )
 
 
+def setting_section(cfg: DemoConfig, out: Path) -> str:
+    """The seed, where each base model came from (shipped in the package or pre-trained by
+    this run), and where the full recipe is."""
+    card = "its `MODEL_CARD.md` under `vidalign/builtin/`"
+    vlm = (
+        f"the base VLM is `{cfg.base_vlm}`, shipped in the package ({card})"
+        if cfg.base_vlm
+        else "the base VLM was pre-trained by this run's `vlm` stages"
+        if cfg.vlm
+        else "the reward model starts from a fresh tiny Qwen2-VL (no base VLM)"
+    )
+    generator = (
+        f"the base generator is `{cfg.base_generator}`, shipped in the package ({card})"
+        if cfg.base_generator
+        else "the base generator was pre-trained by this run's `policy` stage"
+    )
+    rest = "everything else below" if cfg.base_vlm or cfg.base_generator else "everything below"
+    return (
+        f"Seed {cfg.seed}. {vlm[0].upper()}{vlm[1:]}; {generator}; {rest} was produced by "
+        f"this run. `{out / 'demo_config.json'}` holds the full recipe."
+    )
+
+
 def stage_times_section(out: Path, names: list[str], running: dict[str, float]) -> str:
     """Each stage's seconds from its ``STAGE.json`` with the total; whether this run ran or
     reused it, from ``stages_run.json`` when the run kept one. ``running``: stage → seconds
@@ -224,7 +247,8 @@ def stage_times_section(out: Path, names: list[str], running: dict[str, float]) 
     rows, total, ran = [], 0.0, 0.0
     for name in names:
         marker = out / name / MARKER
-        seconds = json.loads(marker.read_text()).get("seconds") if marker.is_file() else None
+        saved = json.loads(marker.read_text()) if marker.is_file() else {}
+        seconds = saved.get("seconds")
         status = (log or {}).get(name, "")
         if seconds is not None:
             cell = fmt_duration(seconds)
@@ -235,6 +259,9 @@ def stage_times_section(out: Path, names: list[str], running: dict[str, float]) 
                 if status
                 else ""
             )
+            shipped = saved.get("summary", {}).get("builtin")
+            if shipped:  # a shipped model's stage trains nothing
+                note = "; ".join(filter(None, [note, f"the shipped `{shipped}`, not trained"]))
         elif name in running:
             seconds, status = running[name], "running"
             cell, note = f"{fmt_duration(seconds)} so far", "running: it writes this report"
@@ -297,11 +324,7 @@ def write_report(
             "Win rates at a glance",
             f"{chart_caption(results)}\n\n![Win rates against the base model]({CHART_FILE})",
         ),
-        (
-            "Setting",
-            f"Seed {cfg.seed}. Everything below was produced by this run; "
-            f"`{out / 'demo_config.json'}` holds the full recipe.",
-        ),
+        ("Setting", setting_section(cfg, out)),
         ("What each arm does to the base model, by the oracle", headline_section(results)),
         ("Preference data (Table 1 analogue)", dataset_section(ds)),
         ("Reward accuracy on the test split (Table 2 analogue)", rew["table"]),

@@ -521,16 +521,18 @@ def _check(cfg: VLMPretrainConfig) -> None:
         )
 
 
-def _load_base(path: str):
-    """(processor, Qwen2-VL) of a base VLM folder written by an earlier run."""
+def load_base_vlm(path: str | Path):
+    """(processor, Qwen2-VL) of a base VLM folder written by an earlier run (safetensors only)."""
     from transformers import Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
     folder = Path(path)
     if not (folder / "config.json").is_file():
-        raise PretrainSetupError(f"init_model {folder}: not a base VLM folder (no config.json)")
+        raise PretrainSetupError(f"{folder}: not a base VLM folder (no config.json)")
     check_weights_folder(folder)
     processor = Qwen2VLProcessor.from_pretrained(str(folder), local_files_only=True)
-    vlm = Qwen2VLForConditionalGeneration.from_pretrained(str(folder), local_files_only=True)
+    vlm = Qwen2VLForConditionalGeneration.from_pretrained(
+        str(folder), local_files_only=True, use_safetensors=True
+    )
     return processor, vlm
 
 
@@ -567,7 +569,7 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> TrainResult:
     held = render_captioned(prompts, cfg.eval_clips, seed=cfg.seed + 1, **render)
 
     if cfg.init_model:
-        processor, vlm = _load_base(cfg.init_model)
+        processor, vlm = load_base_vlm(cfg.init_model)
     else:
         tokenizer = build_tiny_tokenizer(caption_corpus())
         contract = SamplingContract(None, cfg.num_frames, None, None)
