@@ -5,7 +5,7 @@ import json
 import pytest
 
 from vidalign.cli.main import main
-from vidalign.demo.pipeline import ALIGN_METHODS
+from vidalign.demo.arms import ALIGN_METHODS
 from vidalign.demo.stages import MARKER
 
 
@@ -28,6 +28,8 @@ def test_tiny_demo_runs_every_stage_then_reuses_them(tmp_path, capsys):
     align_cfg = (out / "vlm_align" / "run" / "config.yaml").read_text()
     assert str(out / "vlm" / "run" / "model") in align_cfg  # the second stage starts from it
     assert str(out / "vlm_align" / "run" / "model") in reward_cfg  # the reward model too
+    lrm_cfg = (out / "latent_rm" / "run" / "config.yaml").read_text()
+    assert f"train_data: {out / 'dataset' / 'train.csv'}" in lrm_cfg  # the annotators' pairs
     md = (out / "report.md").read_text()
     titles = [part.split("\n", 1)[0] for part in md.split("\n## ")[1:]]
     assert titles[:3] == ["Findings", "Win rates at a glance", "Setting"]  # the answer leads

@@ -31,3 +31,22 @@ def test_no_library_module_imports_the_cli():
         if bad:
             offenders.append(f"{rel}: {bad}")
     assert not offenders, "library modules import vidalign.cli: " + "; ".join(offenders)
+
+
+DEMO_LINE = ("config", "stages", "arms", "findings", "chart", "report", "evaluate", "pipeline")
+"""The demo's modules, each importing only those before it (lazy imports inside functions
+count too): the report is a function of what the stages recorded, and only the pipeline
+knows every stage."""
+
+
+def test_the_demo_modules_import_one_way():
+    demo = ROOT / "demo"
+    assert sorted(DEMO_LINE) == sorted(p.stem for p in demo.glob("*.py") if p.stem != "__init__")
+    offenders = []
+    for k, name in enumerate(DEMO_LINE):
+        used = {n.split(".")[2] for n in _imports(demo / f"{name}.py")
+                if n.startswith("vidalign.demo.") and n.count(".") >= 2}  # fmt: skip
+        later = sorted(used & set(DEMO_LINE[k + 1 :]))
+        if later:
+            offenders.append(f"demo/{name}.py imports {later}")
+    assert not offenders, "; ".join(offenders)

@@ -16,8 +16,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from vidalign.demo.arms import method_label
 from vidalign.demo.findings import JUDGES, gold_twins, pct, verdict
-from vidalign.demo.pipeline import method_label
 
 DIMS = ("VQ", "MQ", "TA", "Overall")
 COLOURS = {"oracle": "#1f4e79", "reward model": "#d9822b"}

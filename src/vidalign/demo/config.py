@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from vidalign.config import load_config
 
@@ -113,6 +113,15 @@ class DemoConfig:
     )
     guidance: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "overrides of the latent reward model config"}
+    )
+    latent_rm_data: Literal["dataset", "pairs"] = field(
+        default="dataset",
+        metadata={
+            "help": "what the latent reward model of Flow-NRG learns from. dataset: the "
+            "preference data's train and val splits (the annotators' labels, which VideoReward "
+            "learns from too); pairs: the base model's on-policy pairs labelled by the learned "
+            "reward model (its gradient reward-hacks: docs/synthetic-world-experiments.md)"
+        },
     )
     nrg: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "Flow-NRG sampling: scale, weights, window"}

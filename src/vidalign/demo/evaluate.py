@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vidalign.demo.arms import align_arms
 from vidalign.demo.config import DemoConfig
-from vidalign.demo.pipeline import align_arms, stage_summary
-from vidalign.demo.stages import Stage
+from vidalign.demo.report import write_report
+from vidalign.demo.stages import Stage, stage_summary
 from vidalign.synth.oracle import ORACLE_VERSION
 
 PROMPT_SETS = ("general", "hard")
@@ -92,12 +93,12 @@ def _write_clean(cfg: DemoConfig, prompts: dict[str, list[str]], folder: Path) -
     return dirs
 
 
-def evaluate(cfg: DemoConfig, out: Path, folder: Path) -> dict[str, Any]:
-    """Sample, judge and report; returns the numbers the report shows."""
+def evaluate(cfg: DemoConfig, out: Path, folder: Path, stages: list[str]) -> dict[str, Any]:
+    """Sample, judge and report; returns the numbers the report shows. ``stages``: every
+    stage of the run in order, for the report's time table."""
     started = time.perf_counter()
     from rich.progress import track
 
-    from vidalign.demo.report import write_report
     from vidalign.eval.judges import load_judge
     from vidalign.eval.metrics import oracle_metrics
     from vidalign.eval.winrate_run import run_winrate
@@ -143,7 +144,7 @@ def evaluate(cfg: DemoConfig, out: Path, folder: Path) -> dict[str, Any]:
     }
     (folder / "results.json").write_text(json.dumps(results, indent=2, default=str))
     paths = write_report(
-        cfg, out, folder, results, running={"evaluate": time.perf_counter() - started}
+        cfg, out, folder, results, stages, running={"evaluate": time.perf_counter() - started}
     )
     return {"report": {k: str(v) for k, v in paths.items()}}
 
@@ -153,7 +154,7 @@ def evaluate_stage(cfg: DemoConfig, out: Path, upstream: list[str]) -> Stage:
                 "arms": align_arms(cfg), "oracle": ORACLE_VERSION}  # fmt: skip
     return Stage(
         "evaluate",
-        lambda folder: evaluate(cfg, out, folder),
+        lambda folder: evaluate(cfg, out, folder, [*upstream, "evaluate"]),
         settings,
         upstream,
         float(cfg.estimates.get("evaluate", 120.0)),

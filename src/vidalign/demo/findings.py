@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from vidalign.demo.pipeline import GOLD_PREFIX, method_label
+from vidalign.demo.arms import GOLD_PREFIX, method_label
 
 Verdict = Literal["beats", "loses", "noise"]
 Order = Literal["ahead", "behind", "overlap"]

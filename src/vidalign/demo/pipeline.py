@@ -38,38 +38,11 @@ from typing import Any
 import torch
 
 from vidalign.config import config_from_dict
+from vidalign.demo.arms import ALIGN_METHODS, GOLD_PREFIX, align_arms
 from vidalign.demo.config import DemoConfig
-from vidalign.demo.stages import Stage, run_stages
+from vidalign.demo.evaluate import evaluate_stage
+from vidalign.demo.stages import Stage, run_stages, stage_summary
 from vidalign.synth.oracle import ORACLE_VERSION
-
-ALIGN_METHODS = ("sft", "rwr", "dpo_beta_t", "dpo")
-"""Alignment runs of the demo; each key names a section of the recipe's ``align`` mapping."""
-
-METHOD_LABELS = {
-    "sft": "SFT",
-    "rwr": "Flow-RWR",
-    "dpo_beta_t": "Flow-DPO (β_t)",
-    "dpo": "Flow-DPO (constant β)",
-    "grpo": "Flow-GRPO",
-    "nrg": "Flow-NRG",
-    "clean": "clean renderer",
-}
-GOLD_PREFIX = "gold_"
-
-
-def method_label(method: str) -> str:
-    """Display name of a demo method; ``gold_<m>`` is ``<m>`` trained on the oracle's labels."""
-    if method.startswith(GOLD_PREFIX):
-        base = method[len(GOLD_PREFIX) :]
-        what = "oracle reward" if base == "grpo" else "oracle labels"
-        return f"{METHOD_LABELS[base]}, {what}"
-    return METHOD_LABELS.get(method, method.capitalize())
-
-
-def align_arms(cfg: DemoConfig) -> list[str]:
-    """Every LoRA arm of the demo: the align methods, GRPO, then their gold-label twins."""
-    online = ["grpo"] if cfg.grpo else []
-    return [*ALIGN_METHODS, *online, *(GOLD_PREFIX + m for m in cfg.gold)]
 
 
 def _dataset_stage(cfg: DemoConfig) -> Stage:
@@ -426,31 +399,32 @@ def _latent_rm_stage(cfg: DemoConfig, out: Path) -> Stage:
         from vidalign.guidance.config import LatentRMConfig
         from vidalign.guidance.trainer import EVAL_FILE, train_latent_rm
 
+        if cfg.latent_rm_data == "dataset":
+            train, val = str(out / "dataset" / "train.csv"), str(out / "dataset" / "val.csv")
+        else:
+            pairs = stage_summary(out, "pairs")
+            train, val = pairs["pair_file"], pairs.get("val_pair_file") or ""
         data = {
             **cfg.guidance,
             "generator": stage_summary(out, "policy")["model_dir"],
-            "train_data": stage_summary(out, "pairs")["pair_file"],
-            "val_data": stage_summary(out, "pairs").get("val_pair_file") or "",
+            "train_data": train,
+            "val_data": val,
             "out_dir": str(folder / "run"),
             "seed": cfg.seed,
         }
         result = train_latent_rm(config_from_dict(LatentRMConfig, data, where="demo guidance"))
         table = result.out_dir / EVAL_FILE
         accuracy = json.loads(table.read_text()) if table.is_file() else []
-        return {"model_dir": str(result.model_dir), "accuracy": accuracy}
+        return {
+            "model_dir": str(result.model_dir),
+            "accuracy": accuracy,
+            "data": cfg.latent_rm_data,
+        }
 
-    return Stage("latent_rm", run, {"guidance": cfg.guidance, "seed": cfg.seed},
-                 ["policy", "pairs"], _est(cfg, "latent_rm"))  # fmt: skip
-
-
-def stage_summary(out: Path, name: str) -> dict[str, Any]:
-    """The summary a finished stage recorded in its marker (paths of what it made)."""
-    from vidalign.demo.stages import MARKER
-
-    marker = out / name / MARKER
-    if not marker.is_file():
-        raise FileNotFoundError(f"{marker}: stage {name} has not finished")
-    return json.loads(marker.read_text())["summary"]
+    source = "dataset" if cfg.latent_rm_data == "dataset" else "pairs"
+    return Stage("latent_rm", run,
+                 {"guidance": cfg.guidance, "seed": cfg.seed, "data": cfg.latent_rm_data},
+                 ["policy", source], _est(cfg, "latent_rm"))  # fmt: skip
 
 
 def _est(cfg: DemoConfig, name: str) -> float:
@@ -459,8 +433,6 @@ def _est(cfg: DemoConfig, name: str) -> float:
 
 def build_stages(cfg: DemoConfig, out: Path) -> list[Stage]:
     """The demo's stages in order (see the module docstring)."""
-    from vidalign.demo.evaluate import evaluate_stage
-
     missing = [m for m in ALIGN_METHODS if m not in cfg.align]
     if missing:
         raise ValueError(f"demo recipe: align section lacks {missing}")

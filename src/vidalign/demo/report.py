@@ -21,11 +21,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from vidalign.demo.arms import align_arms, method_label
 from vidalign.demo.chart import winrate_svg
 from vidalign.demo.config import DemoConfig
 from vidalign.demo.findings import RULE, findings, pct
-from vidalign.demo.pipeline import align_arms, build_stages, method_label, stage_summary
-from vidalign.demo.stages import MARKER, RUN_LOG, fmt_duration
+from vidalign.demo.stages import MARKER, RUN_LOG, fmt_duration, stage_summary
 
 DIMS_ORDER = ("VQ", "MQ", "TA", "Overall")
 
@@ -133,6 +133,12 @@ GUIDANCE_POINTER = (
 )
 
 
+LATENT_RM_DATA = {
+    "dataset": "Trained on the preference data's train split (the annotators' labels). ",
+    "pairs": "Trained on the base model's on-policy pairs labelled by the reward model. ",
+}
+
+
 def latent_rm_section(summary: dict[str, Any]) -> str:
     """Held-out accuracy (with / without ties, %) per noise bin, then the ablation's pointer."""
     rows = summary.get("accuracy") or []
@@ -148,8 +154,9 @@ def latent_rm_section(summary: dict[str, Any]) -> str:
         ]
         for r in rows
     ]
+    source = LATENT_RM_DATA.get(summary.get("data", "pairs"), "")
     return (
-        "Accuracy in %, with ties / without ties, on pairs of held-out prompts noised to t.\n\n"
+        f"{source}Accuracy in %, with ties / without ties, on held-out pairs noised to t.\n\n"
         + _md_table(header, body)
         + f"\n\n{GUIDANCE_POINTER}"
     )
@@ -232,10 +239,22 @@ def setting_section(cfg: DemoConfig, out: Path) -> str:
         else "the base generator was pre-trained by this run's `policy` stage"
     )
     rest = "everything else below" if cfg.base_vlm or cfg.base_generator else "everything below"
+    weights = cfg.nrg.get("weights") or {}
+    guided = [d for d, w in weights.items() if w] if weights else ["every dimension"]
+    nrg = (
+        f"Flow-NRG guides {', '.join(guided)} at w {cfg.nrg.get('scale', 0)}, with a latent "
+        f"reward model trained on {LATENT_RM_DATA_SHORT[cfg.latent_rm_data]}."
+    )
     return (
         f"Seed {cfg.seed}. {vlm[0].upper()}{vlm[1:]}; {generator}; {rest} was produced by "
-        f"this run. `{out / 'demo_config.json'}` holds the full recipe."
+        f"this run. {nrg} `{out / 'demo_config.json'}` holds the full recipe."
     )
+
+
+LATENT_RM_DATA_SHORT = {
+    "dataset": "the preference data's train split",
+    "pairs": "the on-policy pairs labelled by the reward model",
+}
 
 
 def stage_times_section(out: Path, names: list[str], running: dict[str, float]) -> str:
@@ -307,17 +326,19 @@ def write_report(
     out: Path,
     folder: Path,
     results: dict[str, Any],
+    stage_names: list[str],
     running: dict[str, float] | None = None,
 ) -> dict:
     """Write ``out/report.md``, ``out/report.html`` and the chart ``out/report_winrates.svg``;
-    returns their paths. ``running``: stage → seconds so far, for the stage writing it."""
+    returns their paths. ``stage_names``: the run's stages in order, for the time table;
+    ``running``: stage → seconds so far, for the stage writing it. A pure function of what
+    the stages recorded under ``out`` and of ``results``."""
     ds = stage_summary(out, "dataset")
     rew = stage_summary(out, "reward_eval")
     hacking = sorted(out.glob("align_*/run/hacking.png"))
     svg = winrate_svg(results["winrates"], CHART_SET)
     svg_path = out / CHART_FILE
     svg_path.write_text(svg)
-    stage_names = [s.name for s in build_stages(cfg, out)]
     sections: list[tuple[str, str]] = [
         ("Findings", "\n".join([RULE, "", *(f"- {f}" for f in findings(results, CHART_SET))])),
         (

@@ -116,3 +116,11 @@ def run_stages(
         console.print(f"{head}: done in {fmt_duration(took)}")
     console.print(f"all stages done in {fmt_duration(time.perf_counter() - started)}")
     return summaries
+
+
+def stage_summary(out: Path, name: str) -> dict[str, Any]:
+    """The summary a finished stage recorded in its marker (paths of what it made)."""
+    marker = out / name / MARKER
+    if not marker.is_file():
+        raise FileNotFoundError(f"{marker}: stage {name} has not finished")
+    return json.loads(marker.read_text())["summary"]
