@@ -87,11 +87,12 @@ def main() -> None:
             f"sample_steps={args.sample_steps}", f"timestep_fraction={args.fraction}",
             f"beta={args.beta}", f"reward.sources=[{args.reward}]", "gold_control=true",
             f"lora.rank={args.rank}", "save_every=0", f"threads={args.threads}",
+            "progress=false",
         ])  # fmt: skip
-        res = train_grpo(cfg, progress_bar=False)
+        res = train_grpo(cfg)
         clips = args.prompts * args.group
         sft = sft_seconds(folder, prompts, clips, args.rank, max(3, args.steps))
-    timed = res.timings[1:] or res.timings
+    timed = res.history[1:] or res.history  # rows hold the step's sample_s, reward_s, train_s
     med = {k: statistics.median(t[k] for t in timed) for k in ("sample_s", "reward_s", "train_s")}
     total = sum(med.values())
     trained = len(train_steps(cfg.seed, 0, args.sample_steps, args.fraction))

@@ -48,7 +48,7 @@ def test_monitor_samples_the_policy_every_n_steps(data, tmp_path, monkeypatch):
         "batch_size=4", "lora.rank=4", "optim.lr=1e-2", "monitor.every=2",
         "monitor.proxy=proxy", "monitor.gold=gold", "monitor.num_prompts=2",
     ])  # fmt: skip
-    train_align(cfg, progress_bar=False)
+    train_align(cfg)
     records = [json.loads(line) for line in (tmp_path / "run" / "hacking.jsonl").open()]
     assert [r["step"] for r in records] == [0, 2, 4]
     assert proxy.calls == gold.calls == 3

@@ -25,6 +25,7 @@ from vidalign.reward.base_vlm import HEADS_FILE, HeldOutClips, export_heads, hel
 from vidalign.reward.pretrain import PretrainSetupError, VLMPretrainConfig, pretrain_vlm
 from vidalign.reward.tiny import TinyQwen2VLSpec
 from vidalign.synth.prompts import general_prompts
+from vidalign.training_config import OptimConfig
 
 SIZE_LIMIT = 50e6
 """Bytes that all shipped folders together may take."""
@@ -155,13 +156,14 @@ SPEC = TinyQwen2VLSpec(
 def _two_stage_run(tmp_path):
     """A tiny two-stage base-VLM run as the demo makes it: ``<stage>/run/model``."""
     common = dict(num_clips=8, eval_clips=6, num_prompts=4, batch_size=4, steps=2,
-                  warmup_steps=0, save_every=1, progress=False)  # fmt: skip
+                  optim=OptimConfig(lr=1e-3, warmup_steps=0, schedule="cosine"), save_every=1,
+                  progress=False)  # fmt: skip
     stage1 = VLMPretrainConfig(
-        output_dir=str(tmp_path / "vlm" / "run"), tiny=SPEC, severity_weight=1.0, **common
+        out_dir=str(tmp_path / "vlm" / "run"), tiny=SPEC, severity_weight=1.0, **common
     )
     first = pretrain_vlm(stage1)
     stage2 = VLMPretrainConfig(
-        output_dir=str(tmp_path / "vlm_align" / "run"), init_model=str(first.model_dir),
+        out_dir=str(tmp_path / "vlm_align" / "run"), init_model=str(first.model_dir),
         caption_weight=0.0, severity_weight=1.0, alignment_weight=1.0, text_defect_rate=0.5,
         **common,
     )  # fmt: skip
@@ -185,7 +187,7 @@ def test_package_vlm_records_both_stages_and_measures_the_runs_metrics(tmp_path)
     assert [d["text_defect_rate"] for d in card["training_data"]] == [0.0, 0.5]
     assert card["metrics"]["held_out"]["clips"] == 6 and card["metrics"]["held_out"]["seed"] == 1
     # measured again from the folder and its kept heads: the run's own held-out numbers
-    measured, recorded = card["metrics"]["measured"], second.metrics
+    measured, recorded = card["metrics"]["measured"], second.final_metrics
     assert {k for k in recorded if k != "steps"} < set(measured)  # plus caption accuracy
     assert {k: measured[k] for k in recorded if k != "steps"} == pytest.approx(
         {k: v for k, v in recorded.items() if k != "steps"}, abs=1e-6

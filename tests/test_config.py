@@ -185,8 +185,9 @@ def test_every_numeric_field_of_every_config_states_its_range():
 @pytest.mark.parametrize(
     ("recipe", "override", "message"),
     [
-        ("reward/tiny.yaml", "max_steps=-3", r"max_steps: -3 must be >= 1"),
-        ("reward/tiny.yaml", "lr=-1e-3", r"lr: -0\.001 must be >= 0"),
+        ("reward/tiny.yaml", "steps=-3", r"steps: -3 must be >= 1"),
+        ("reward/tiny.yaml", "optim.lr=-1e-3", r"optim\.lr: -0\.001 must be >= 0"),
+        ("reward/tiny.yaml", "stop_at=0", r"stop_at: 0 must be >= 1"),
         ("policy/tiny.yaml", "optim.lr=-1", r"optim\.lr: -1\.0 must be >= 0"),
         ("guidance/tiny.yaml", "batch_size=0", r"batch_size: 0 must be >= 1"),
         ("align/synth_dpo.yaml", "lora.dropout=1.5", r"lora\.dropout: 1\.5 must be >= 0 and < 1"),
@@ -203,6 +204,44 @@ def test_trainer_recipes_refuse_values_out_of_range(recipe, override, message):
     path = CONFIGS / recipe
     with pytest.raises(ConfigError, match=rf"^override '{re.escape(override)}': {message}"):
         load_config(CLASS_OF[recipe], path, [override])
+
+
+@pytest.mark.parametrize(
+    ("recipe", "override", "message"),
+    [
+        ("reward/tiny.yaml", "output_dir=x", "output_dir is now out_dir"),
+        ("reward/tiny.yaml", "max_steps=3", "max_steps is now steps"),
+        ("reward/tiny.yaml", "keep_checkpoints=1", "keep_checkpoints is now keep"),
+        ("reward/tiny.yaml", "max_grad_norm=1", "max_grad_norm is now optim.grad_clip"),
+        ("reward/tiny.yaml", "lr_head=1", "lr_head is now optim.lr_head"),
+        ("reward/tiny.yaml", "warmup_ratio=0.1", "warmup_ratio is now optim.warmup_steps"),
+        ("reward/synth_vlm.yaml", "lr=1", "lr is now optim.lr"),
+        ("guidance/tiny.yaml", "grad_clip=1", "grad_clip is now optim.grad_clip"),
+        ("reward/ablate_synth.yaml", "output_dir=x", "output_dir is now out_dir"),
+    ],
+)
+def test_an_old_field_name_says_what_it_is_now(recipe, override, message):
+    from test_recipes_load import CLASS_OF
+
+    with pytest.raises(ConfigError, match=rf"^override '{re.escape(override)}': {message}"):
+        load_config(CLASS_OF[recipe], CONFIGS / recipe, [override])
+
+
+def test_an_old_recipe_is_refused_naming_the_file_and_each_renamed_field(tmp_path):
+    from vidalign.policy.config import PretrainConfig
+    from vidalign.reward.config import RewardTrainConfig
+
+    old = tmp_path / "old.yaml"
+    old.write_text("output_dir: runs/x\nmax_steps: 10\nlr: 1.0e-3\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(RewardTrainConfig, old)
+    assert str(info.value) == (
+        f"{old}: lr is now optim.lr; max_steps is now steps; output_dir is now out_dir (rename it)"
+    )
+    assert info.value.key == "lr"
+    # a section sets only the keys it names; the others keep the trainer's own defaults
+    cfg = load_config(PretrainConfig, None, ["optim.lr=5e-4"])
+    assert (cfg.optim.lr, cfg.optim.warmup_steps, cfg.optim.schedule) == (5e-4, 50, "cosine")
 
 
 def test_tools_check_configs_built_in_python(tmp_path):

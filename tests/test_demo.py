@@ -151,7 +151,7 @@ def test_a_shipped_base_vlm_replaces_the_vlm_stages(tmp_path, monkeypatch):
     seen = []  # the reward model starts from the shipped folder
     monkeypatch.setattr(
         vidalign.reward.trainer, "train_reward",
-        lambda c: seen.append(c) or SimpleNamespace(model_dir=tmp_path / "rm", last_eval={}),
+        lambda c: seen.append(c) or SimpleNamespace(model_dir=tmp_path / "rm", final_metrics={}),
     )  # fmt: skip
     stages["reward"].run(tmp_path / "reward")
     assert seen[0].base_model == str(shipped)

@@ -39,7 +39,7 @@ def test_weighted_pretraining_trains_on_the_weighted_error(tmp_path):
 
     def losses(name, *overrides):
         cfg = tiny_cfg(tmp_path / name, "steps=2", "save_every=100", *overrides)
-        return pretrain(cfg, progress_bar=False).losses
+        return [row["loss"] for row in pretrain(cfg).history]
 
     plain = losses("plain")
     weighted = losses("weighted", "object_weight=5.0")

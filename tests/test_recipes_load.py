@@ -54,3 +54,22 @@ def test_recipe_loads(name):
 def test_demo_scale_loads(scale):
     cfg = load_demo_config(scale)
     assert cfg.align and cfg.evaluation.general_prompts > 0
+
+
+@pytest.mark.parametrize("scale", ["tiny", "small"])
+def test_demo_scale_trainer_sections_build_their_configs(scale):
+    from vidalign.config import config_from_dict
+
+    cfg = load_demo_config(scale)
+    sections = {
+        "vlm": (VLMPretrainConfig, cfg.vlm),
+        "vlm_align": (VLMPretrainConfig, cfg.vlm_align),
+        "reward": (RewardTrainConfig, cfg.reward),
+        "policy": (PretrainConfig, cfg.policy),
+        "grpo": (GRPOConfig, cfg.grpo),
+        "guidance": (LatentRMConfig, cfg.guidance),
+        **{f"align.{m}": (AlignConfig, over) for m, over in cfg.align.items()},
+    }
+    for name, (cls, section) in sections.items():
+        if section:
+            assert isinstance(config_from_dict(cls, section, where=name), cls), name

@@ -69,8 +69,8 @@ def test_tiny_ablation_writes_every_row(tiny_world, tmp_path) -> None:
         train_data=str(tiny_world / "train.csv"),
         val_data=None,
         test_data=str(tiny_world / "test.csv"),
-        output_dir=str(out),
-        common=["max_steps=2", "save_every=0", "eval_every=0"],
+        out_dir=str(out),
+        common=["steps=2", "save_every=0", "eval_every=0"],
         variants=[
             AblationVariant("Regression", ["loss=regression", "token_mode=shared"]),
             AblationVariant("BTT + separate tokens", ["loss=btt", "token_mode=separate"]),
@@ -109,7 +109,7 @@ def test_tiny_ablation_writes_every_row(tiny_world, tmp_path) -> None:
     assert again.runs[0].wall_s == result.runs[0].wall_s
 
     # ... but never a run trained with other settings
-    cfg.common = ["max_steps=3", "save_every=0", "eval_every=0"]
+    cfg.common = ["steps=3", "save_every=0", "eval_every=0"]
     with pytest.raises(AblationError, match="other settings"):
         run_ablation(cfg)
 
@@ -121,10 +121,10 @@ def test_variant_config_takes_data_seed_and_overrides_not_the_recipe_data(tmp_pa
         recipe="configs/reward/synth_small.yaml",  # names its own runs/ds data
         train_data="mine/train.csv",
         test_data="mine/test.csv",
-        common=["max_steps=7"],
+        common=["steps=7"],
     )
-    v = AblationVariant("BT", ["loss=bt", "token_mode=shared", "max_steps=9"])
+    v = AblationVariant("BT", ["loss=bt", "token_mode=shared", "steps=9"])
     t = variant_train_config(cfg, v, 3, tmp_path / "run")
     assert (t.train_data, t.val_data, t.video_root) == ("mine/train.csv", None, None)
-    assert (t.seed, t.loss, t.token_mode, t.max_steps) == (3, "bt", "shared", 9)
-    assert t.output_dir == str(tmp_path / "run") and not t.resume
+    assert (t.seed, t.loss, t.token_mode, t.steps) == (3, "bt", "shared", 9)
+    assert t.out_dir == str(tmp_path / "run") and not t.resume

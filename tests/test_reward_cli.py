@@ -13,7 +13,7 @@ def test_train_then_score_videos_and_pairs(tmp_path, capsys):
     val = make_pairs(tmp_path / "d", 3, seed=1, name="val.csv")
     run = tmp_path / "run"
     argv = ["reward", "train", "--config", "configs/reward/tiny.yaml"]
-    argv += [f"train_data={train}", f"val_data={val}", f"output_dir={run}", "max_steps=2"]
+    argv += [f"train_data={train}", f"val_data={val}", f"out_dir={run}", "steps=2"]
     assert main(argv) == 0
     model = run / "model"
     assert (model / "vidalign_reward.json").is_file()
@@ -38,7 +38,7 @@ def test_score_errors_are_reported_not_scored(tmp_path, capsys):
     train = make_pairs(tmp_path / "d", 3, seed=0, name="train.csv")
     run = tmp_path / "run"
     argv = ["reward", "train", "--config", "configs/reward/tiny.yaml"]
-    assert main([*argv, f"train_data={train}", f"output_dir={run}", "max_steps=1"]) == 0
+    assert main([*argv, f"train_data={train}", f"out_dir={run}", "steps=1"]) == 0
     pairs = load_pairs(train)
     broken = tmp_path / "d" / pairs[0].path_a
     broken.write_bytes(b"garbage")

@@ -26,9 +26,9 @@ def _run(cmd, tmp_path):
 def test_two_processes_match_one(tmp_path):
     train = make_pairs(tmp_path / "d", 4, seed=0, name="train.csv")
     common = ["reward", "train", "--config", "configs/reward/tiny.yaml", f"train_data={train}"]
-    common += ["max_steps=3", "save_every=0"]
+    common += ["steps=3", "save_every=0"]
     one = [sys.executable, "-m", "vidalign.cli.main", *common, "batch_size=2"]
-    _run([*one, f"output_dir={tmp_path / 'one'}"], tmp_path)
+    _run([*one, f"out_dir={tmp_path / 'one'}"], tmp_path)
     two = [
         sys.executable,
         "-m",
@@ -38,7 +38,7 @@ def test_two_processes_match_one(tmp_path):
         "--master_port",
         "29517",
     ]
-    two += ["-m", "vidalign.cli.main", *common, "batch_size=1", f"output_dir={tmp_path / 'two'}"]
+    two += ["-m", "vidalign.cli.main", *common, "batch_size=1", f"out_dir={tmp_path / 'two'}"]
     _run(two, tmp_path)
     a = load_file(latest_checkpoint(tmp_path / "one") / "model.safetensors")
     b = load_file(latest_checkpoint(tmp_path / "two") / "model.safetensors")

@@ -21,6 +21,7 @@ from vidalign.reward.pretrain import (
     render_captioned,
 )
 from vidalign.reward.tiny import TinyQwen2VLSpec
+from vidalign.training_config import OptimConfig
 
 PROMPTS = [
     "a large red circle moves right on a black background",
@@ -30,6 +31,11 @@ SPEC = TinyQwen2VLSpec(
     hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, intermediate_size=64,
     vision_depth=1, vision_embed_dim=16, vision_heads=2, patch_size=8,
 )  # fmt: skip
+
+
+def cosine(lr: float, warmup_steps: int) -> OptimConfig:
+    """The pre-trainer's own schedule: warm-up, then cosine to a tenth of ``lr``."""
+    return OptimConfig(lr=lr, warmup_steps=warmup_steps, schedule="cosine")
 
 
 def test_caption_names_the_scene_then_the_defects():
@@ -117,15 +123,15 @@ def test_caption_batches_put_the_loss_on_the_caption_only():
 
 def test_config_errors_are_named(tmp_path):
     with pytest.raises(PretrainSetupError, match="batch_size"):
-        pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), num_clips=2, batch_size=4))
+        pretrain_vlm(VLMPretrainConfig(out_dir=str(tmp_path), num_clips=2, batch_size=4))
     with pytest.raises(ConfigError, match=r"defect_rate: 1\.5 must be >= 0 and <= 1"):
-        pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), defect_rate=1.5))
+        pretrain_vlm(VLMPretrainConfig(out_dir=str(tmp_path), defect_rate=1.5))
     with pytest.raises(PretrainSetupError, match="needs text_defect_rate"):
-        pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), alignment_weight=1.0))
+        pretrain_vlm(VLMPretrainConfig(out_dir=str(tmp_path), alignment_weight=1.0))
     with pytest.raises(PretrainSetupError, match="no longer its caption"):
-        pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), text_defect_rate=0.5))
+        pretrain_vlm(VLMPretrainConfig(out_dir=str(tmp_path), text_defect_rate=0.5))
     with pytest.raises(PretrainSetupError, match="not all 0"):
-        pretrain_vlm(VLMPretrainConfig(output_dir=str(tmp_path), caption_weight=0.0))
+        pretrain_vlm(VLMPretrainConfig(out_dir=str(tmp_path), caption_weight=0.0))
 
 
 @pytest.mark.slow
@@ -135,14 +141,19 @@ def test_pretraining_learns_and_the_folder_is_a_reward_base(tmp_path):
     from vidalign.reward.template import RewardTemplate
 
     cfg = VLMPretrainConfig(
-        output_dir=str(tmp_path / "vlm"), tiny=SPEC, num_clips=32, eval_clips=8, num_prompts=8,
-        steps=40, batch_size=8, lr=3e-3, warmup_steps=5, save_every=20, progress=False,
+        out_dir=str(tmp_path / "vlm"), tiny=SPEC, num_clips=32, eval_clips=8, num_prompts=8,
+        steps=40, batch_size=8, optim=cosine(3e-3, 5), save_every=20, progress=False,
     )  # fmt: skip
     result = pretrain_vlm(cfg)
-    first, last = sum(result.losses[:5]) / 5, sum(result.losses[-5:]) / 5
+    losses = [row["loss"] for row in result.history]
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert last < 0.6 * first, (first, last)  # the captions' grammar is learned fast
     saved = json.loads((result.model_dir / "metrics.json").read_text())
-    assert saved == result.metrics and saved["steps"] == 40
+    assert saved == result.final_metrics and saved["steps"] == 40
+    rows = [json.loads(x) for x in (tmp_path / "vlm" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [40, 40]  # log_every 50: the last step, then held out
+    assert rows[0]["loss"] == losses[-1] and rows[1]["split"] == "val"
+    assert rows[1]["accuracy/scene"] == saved["accuracy/scene"]
     assert 0 < saved["accuracy/scene"] <= 1 and 0 <= saved["accuracy/defects"] <= 1
     assert sorted(p.name for p in (tmp_path / "vlm" / "checkpoints").iterdir()) == [
         "step-20",
@@ -174,9 +185,9 @@ def test_pretraining_starts_from_the_specs_patch_init(tmp_path):
     from safetensors.torch import load_file
 
     cfg = VLMPretrainConfig(
-        output_dir=str(tmp_path / "vlm"), tiny=replace(SPEC, patch_init="highpass"),
-        num_clips=8, eval_clips=2, num_prompts=2, steps=1, batch_size=8, lr=0.0,
-        warmup_steps=0, progress=False,
+        out_dir=str(tmp_path / "vlm"), tiny=replace(SPEC, patch_init="highpass"),
+        num_clips=8, eval_clips=2, num_prompts=2, steps=1, batch_size=8, optim=cosine(0.0, 0),
+        progress=False,
     )  # fmt: skip
     weights = load_file(pretrain_vlm(cfg).model_dir / "model.safetensors")
     w = next(v for k, v in weights.items() if k.endswith("patch_embed.proj.weight"))
@@ -194,14 +205,15 @@ def test_vision_only_pretraining_learns_severities_and_leaves_the_language_model
 
     spec = replace(SPEC, patch_size=4, patch_init="energy")
     cfg = VLMPretrainConfig(
-        output_dir=str(tmp_path / "vlm"), tiny=spec, num_clips=16, eval_clips=16,
-        num_prompts=4, defect_rate=0.5, steps=60, batch_size=16, lr=3e-3, warmup_steps=5,
+        out_dir=str(tmp_path / "vlm"), tiny=spec, num_clips=16, eval_clips=16,
+        num_prompts=4, defect_rate=0.5, steps=60, batch_size=16, optim=cosine(3e-3, 5),
         caption_weight=0.0, severity_weight=1.0, save_every=0, progress=False,
     )  # fmt: skip
     result = pretrain_vlm(cfg)
-    first, last = sum(result.losses[:5]) / 5, sum(result.losses[-5:]) / 5
+    losses = [row["loss"] for row in result.history]
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert last < 0.5 * first, (first, last)  # the same 16 clips every step: it must fit them
-    assert set(result.metrics) == {"steps"} | {f"severity_corr/{m}" for m in DEFECT_WORDS}
+    assert set(result.final_metrics) == {"steps"} | {f"severity_corr/{m}" for m in DEFECT_WORDS}
     saved = Qwen2VLForConditionalGeneration.from_pretrained(result.model_dir).state_dict()
     start = build_tiny_backbone(build_tiny_tokenizer(caption_corpus()), spec).state_dict()
     assert saved.keys() == start.keys()
@@ -220,8 +232,8 @@ def test_a_frozen_vision_stem_keeps_the_energy_start(tmp_path):
 
     spec = replace(SPEC, patch_size=4, patch_init="energy")
     cfg = VLMPretrainConfig(
-        output_dir=str(tmp_path / "vlm"), tiny=spec, num_clips=16, eval_clips=4,
-        num_prompts=4, defect_rate=0.5, steps=3, batch_size=8, lr=3e-3, warmup_steps=0,
+        out_dir=str(tmp_path / "vlm"), tiny=spec, num_clips=16, eval_clips=4,
+        num_prompts=4, defect_rate=0.5, steps=3, batch_size=8, optim=cosine(3e-3, 0),
         caption_weight=0.0, severity_weight=1.0, freeze_vision_stem=True, save_every=0,
         progress=False,
     )  # fmt: skip
@@ -247,15 +259,16 @@ def test_alignment_pretraining_learns_and_keeps_the_lm_head(tmp_path):
     from vidalign.reward.tokenizer import build_tiny_tokenizer
 
     cfg = VLMPretrainConfig(
-        output_dir=str(tmp_path / "vlm"), tiny=SPEC, num_clips=16, eval_clips=8,
+        out_dir=str(tmp_path / "vlm"), tiny=SPEC, num_clips=16, eval_clips=8,
         num_prompts=4, defect_rate=0.0, text_defect_rate=0.5, steps=60, batch_size=16,
-        lr=3e-3, warmup_steps=5, caption_weight=0.0, severity_weight=0.0,
+        optim=cosine(3e-3, 5), caption_weight=0.0, severity_weight=0.0,
         alignment_weight=1.0, save_every=0, progress=False,
     )  # fmt: skip
     result = pretrain_vlm(cfg)
-    first, last = sum(result.losses[:5]) / 5, sum(result.losses[-5:]) / 5
+    losses = [row["loss"] for row in result.history]
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert last < 0.5 * first, (first, last)  # the same 16 clips every step: it must fit them
-    assert {f"alignment_corr/{m}" for m in TEXT_FAILURES} <= set(result.metrics)
+    assert {f"alignment_corr/{m}" for m in TEXT_FAILURES} <= set(result.final_metrics)
     saved = Qwen2VLForConditionalGeneration.from_pretrained(result.model_dir).state_dict()
     start = build_tiny_backbone(build_tiny_tokenizer(caption_corpus()), SPEC).state_dict()
     assert torch.equal(saved["lm_head.weight"], start["lm_head.weight"])  # no loss reaches it
@@ -263,8 +276,8 @@ def test_alignment_pretraining_learns_and_keeps_the_lm_head(tmp_path):
     assert lm and any(not torch.equal(saved[k], start[k]) for k in lm)
 
     # a next stage starts from that folder (tokenizer and processor included)
-    again = replace(cfg, output_dir=str(tmp_path / "next"), init_model=str(result.model_dir))
-    again = replace(again, steps=1, lr=0.0, warmup_steps=0, tiny=replace(SPEC, hidden_size=64))
+    again = replace(cfg, out_dir=str(tmp_path / "next"), init_model=str(result.model_dir))
+    again = replace(again, steps=1, optim=cosine(0.0, 0), tiny=replace(SPEC, hidden_size=64))
     second = pretrain_vlm(again).model_dir
     after = Qwen2VLForConditionalGeneration.from_pretrained(second).state_dict()
     assert after.keys() == saved.keys() and all(torch.equal(after[k], saved[k]) for k in saved)
@@ -272,4 +285,4 @@ def test_alignment_pretraining_learns_and_keeps_the_lm_head(tmp_path):
         result.model_dir / "tokenizer.json"
     ).read_text()
     with pytest.raises(PretrainSetupError, match=r"no config\.json"):
-        pretrain_vlm(replace(again, output_dir=str(tmp_path / "x"), init_model=str(tmp_path)))
+        pretrain_vlm(replace(again, out_dir=str(tmp_path / "x"), init_model=str(tmp_path)))

@@ -190,3 +190,44 @@ def test_checkpoints_written_before_the_size_record_still_load_or_fail_cleanly(t
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(WeightsFileError, match=rf"{weights}: not a readable safetensors file"):
         load_checkpoint(ckpt, model=model, optimizer=opt)
+
+
+def test_a_resumed_run_drops_the_metrics_rows_after_its_checkpoint(tmp_path):
+    start_run(RunCfg(), tmp_path, resume=False, error=SetupError)
+    save_checkpoint(tmp_path, 3, model=torch.nn.Linear(2, 2))
+    rows = [{"step": s, "loss": 1.0 / s} for s in range(1, 6)] + [{"step": 3, "split": "val"}]
+    text = "".join(json.dumps(r) + "\n" for r in rows) + '{"step": 6, "lo'  # killed mid-row
+    (tmp_path / "metrics.jsonl").write_text(text)
+    start_run(RunCfg(), tmp_path, resume=True, error=SetupError)
+    kept = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert kept == rows[:3] + rows[-1:]
+    # a run started over in a folder without checkpoints starts its metrics over as well
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "metrics.jsonl").write_text(text)
+    start_run(RunCfg(), fresh, resume=False, error=SetupError)
+    assert (fresh / "metrics.jsonl").read_text() == ""
+
+
+def test_the_schedule_and_the_logging_cadence_every_trainer_uses():
+    from vidalign.training import due, lr_factor, lr_scheduler
+    from vidalign.training_config import OptimConfig
+
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = lr_scheduler(opt, OptimConfig(warmup_steps=2, schedule="cosine", min_lr_ratio=0.2), 6)
+    seen = []
+    for _ in range(6):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    # warm-up 1/2, 2/2, then cos from 1 at step 2 to 0.2 at step 6: 0.2 + 0.8 (1 + cos(πk/4)) / 2
+    assert seen == pytest.approx(
+        [0.5, 1.0, 1.0, 0.2 + 0.4 * (1 + 2**-0.5), 0.6, 0.2 + 0.4 * (1 - 2**-0.5)]
+    )
+    assert lr_factor(6, schedule="cosine", warmup=2, total=6, min_ratio=0.2) == pytest.approx(0.2)
+    assert lr_factor(9, schedule="constant", warmup=2, total=6, min_ratio=0.2) == 1.0
+    with pytest.raises(ValueError, match="unknown schedule"):
+        lr_factor(3, schedule="linear", warmup=0, total=6, min_ratio=0.0)
+    assert [s for s in range(1, 8) if due(s, 3, 7)] == [3, 6, 7]
+    assert [s for s in range(1, 8) if due(s, 0, 7)] == [7]

@@ -333,7 +333,10 @@ def _stage_label(run: str) -> str:
     return path.parent.name if path.name == "run" else path.name
 
 
-_QUIET_KEYS = ("output_dir", "progress", "resume", "threads", "log_every", "keep_checkpoints")
+_QUIET_KEYS = ("out_dir", "progress", "resume", "stop_at", "threads", "log_every", "keep",
+               "output_dir", "keep_checkpoints")  # fmt: skip
+"""Run settings a card leaves out of a stage's line; the last two are their names in the
+configs of runs made before ``vidalign.training_config`` (the shipped synth-vlm's)."""
 
 
 def _vlm_markdown(card: dict[str, Any]) -> list[str]:

@@ -2,7 +2,9 @@
 
 Every trainer and tool has one dataclass config whose fields carry help text in
 ``field(metadata={"help": ...})``. A recipe is a YAML mapping of those fields; nested
-dataclasses are nested mappings, and overrides use dotted keys (``optim.lr=1e-4``).
+dataclasses are nested mappings, and overrides use dotted keys (``optim.lr=1e-4``). A nested
+mapping sets only the keys it names: the others keep the config's default for that section
+(``optim.lr=1e-4`` leaves the trainer's own warm-up and schedule as they are).
 
 A numeric field states its range in the same metadata with ``gt`` / ``ge`` / ``lt`` / ``le``
 (``metadata={"help": "learning rate", "gt": 0}``); for a list the bounds hold for every
@@ -11,6 +13,8 @@ them; the loaders call it, and so does every trainer, for configs built in Pytho
 
 Unknown keys, values of the wrong type and values out of range are errors that name the key,
 the value and where it came from: the recipe file, or the ``key=value`` override that set it.
+A config class may list the fields it renamed in a ``RENAMED`` class attribute (old name →
+new dotted name); a recipe that still uses an old name gets an error saying what it is now.
 """
 
 from __future__ import annotations
@@ -120,16 +124,39 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
-def _from_dict(cls: type[T], data: dict[str, Any], where: str) -> T:
+def _default(cls: type, name: str) -> Any:
+    f = cls.__dataclass_fields__[name]
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None if f.default is dataclasses.MISSING else f.default
+
+
+def _from_dict(cls: type[T], data: dict[str, Any], where: str, base: Any = None) -> T:
+    """``cls`` from ``data``; a nested mapping overrides only the keys it names of that
+    section's default (``base``'s, or the field default of ``cls``: the trainer's own)."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
+    renamed = getattr(cls, "RENAMED", {})
+    moved = [k for k in unknown if k in renamed]
+    if moved:
+        dot = f"{where}." if where else ""
+        told = "; ".join(f"{dot}{k} is now {dot}{renamed[k]}" for k in moved)
+        raise ConfigError(f"{told} (rename it)", key=f"{dot}{moved[0]}")
     if unknown:
         first = f"{where}.{unknown[0]}" if where else unknown[0]
         problem = f"unknown key(s) {unknown}; known: {sorted(names)}"
         raise ConfigError(f"{where}: {problem}" if where else problem, key=first)
-    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
-    return cls(**kwargs)
+    kwargs = {}
+    for k, v in data.items():
+        key = f"{where}.{k}" if where else k
+        start = getattr(base, k) if base is not None else _default(cls, k)
+        tp = hints[k]
+        if isinstance(v, dict) and dataclasses.is_dataclass(tp) and isinstance(start, tp):
+            kwargs[k] = _from_dict(tp, v, key, start)
+        else:
+            kwargs[k] = _coerce(v, tp, key)
+    return dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
 
 
 _BOUNDS = {"gt": (operator.gt, ">"), "ge": (operator.ge, ">="),

@@ -1,10 +1,14 @@
 """Pieces every trainer shares: the run start, the accelerator, resumable data order,
 checkpoints, NaN guard.
 
-Each trainer (reward, policy pre-training, alignment, latent reward) owns its loop and
-calls these. Resuming is exact on CPU: the data order is a pure function of
-``(seed, step)``, and a checkpoint stores the trainable weights, the optimizer and
-scheduler states and every process's RNG states.
+Each trainer (reward model, base-VLM pre-training, policy pre-training, alignment,
+Flow-GRPO, latent reward model) owns its loop and calls these, in one shape: its config
+extends ``vidalign.training_config.RunConfig`` and holds an ``OptimConfig``; it starts with
+``start_run``, builds its schedule with ``lr_scheduler``, logs with ``log_metrics`` (to
+``metrics.jsonl`` and TensorBoard), checkpoints with ``save_checkpoint`` when ``due``, stops
+after ``stop_at`` with a checkpoint, and returns a ``TrainResult``. Resuming is exact on
+CPU: the data order is a pure function of ``(seed, step)``, and a checkpoint stores the
+trainable weights, the optimizer and scheduler states and every process's RNG states.
 
 Checkpoint layout, ``run_dir/checkpoints/step-N/``::
 
@@ -24,6 +28,7 @@ import json
 import math
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +50,7 @@ from vidalign.checkpoint import (
 )
 from vidalign.config import ConfigError, config_from_dict, config_to_dict, save_config
 from vidalign.errors import VidalignError
+from vidalign.training_config import OptimConfig
 from vidalign.weights import load_safetensors
 
 
@@ -275,9 +281,9 @@ def stop_if_not_finite(
 
 
 RESUME_MAY_CHANGE = frozenset({
-    "steps", "max_steps", "epochs",  # how far the run goes
-    "log_every", "eval_every", "save_every", "keep", "keep_checkpoints",  # what it writes when
-    "out_dir", "output_dir", "resume", "progress", "threads",  # where and how it runs
+    "steps", "epochs", "stop_at",  # how far the run goes
+    "log_every", "eval_every", "save_every", "keep",  # what it writes when
+    "out_dir", "resume", "progress", "threads",  # where and how it runs
 })  # fmt: skip
 """Top-level config fields a resumed run may set anew. A change to any other field (data,
 model, optimiser, seed, ...) would splice two different runs into one, so ``start_run``
@@ -368,6 +374,7 @@ def start_run(
                 "start a new run in another folder for other changes"
             )
     if _main_process():
+        _trim_metrics(run_dir, _checkpoint_step(latest) if latest is not None else 0)
         for path, why in damaged:
             aside = path.with_name(f"{path.name}.damaged")
             shutil.rmtree(aside, ignore_errors=True)
@@ -383,23 +390,114 @@ def start_run(
     return latest
 
 
-def log_metrics(accelerator: Any, run_dir: str | Path, step: int, row: dict[str, float],
-                lr: float) -> None:  # fmt: skip
-    """One logged step: ``train/<key>`` and ``train/lr`` to the trackers (TensorBoard), and
-    ``{"step", **row}`` appended to ``run_dir/metrics.jsonl`` by the main process."""
-    accelerator.log({**{f"train/{k}": v for k, v in row.items()}, "train/lr": lr}, step=step)
+def _checkpoint_step(path: Path) -> int:
+    return int(json.loads((path / "state.json").read_text())["step"])
+
+
+def _trim_metrics(run_dir: Path, step: int) -> None:
+    """Drop the rows of ``metrics.jsonl`` after ``step``: a run resumed from there logs those
+    steps again, so the file reads as if the run had never stopped. A row a killed process
+    left half-written is dropped too."""
+    file = run_dir / METRICS_FILE
+    if not file.is_file():
+        return
+    text = file.read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines() if _row_step(line) <= step]
+    new = "".join(f"{line}\n" for line in kept)
+    if new != text:
+        with atomic_file(file) as tmp:
+            Path(tmp).write_text(new, encoding="utf-8")
+
+
+def _row_step(line: str) -> float:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return math.inf
+    return row.get("step", math.inf) if isinstance(row, dict) else math.inf
+
+
+METRICS_FILE = "metrics.jsonl"
+"""Every trainer's metrics, one JSON row per logged step, in its run folder."""
+
+
+def log_metrics(
+    accelerator: Any,
+    run_dir: str | Path,
+    step: int,
+    row: dict[str, float],
+    *,
+    lr: float | None = None,
+    split: str = "train",
+) -> None:
+    """Every trainer's one place for metrics: ``<split>/<key>`` (and ``<split>/lr``) to the
+    trackers (TensorBoard), and ``{"step", **row, "lr"}`` appended to ``run_dir/metrics.jsonl``
+    by the main process; a row of another split (``val``) also says ``"split"``."""
+    if lr is not None:
+        row = {**row, "lr": lr}
+    accelerator.log({f"{split}/{k}": v for k, v in row.items()}, step=step)
     if accelerator.is_main_process:
-        with (Path(run_dir) / "metrics.jsonl").open("a", encoding="utf-8") as f:
-            f.write(json.dumps({"step": step, **row}) + "\n")
+        head: dict[str, Any] = (
+            {"step": step} if split == "train" else {"step": step, "split": split}
+        )
+        with (Path(run_dir) / METRICS_FILE).open("a", encoding="utf-8") as f:
+            f.write(json.dumps({**head, **row}) + "\n")
 
 
-def warmup_cosine(step: int, *, warmup: int, total: int, min_ratio: float) -> float:
-    """LR factor: linear warm-up to 1 over ``warmup`` steps, then cosine decay to
-    ``min_ratio`` at ``total``."""
+def due(step: int, every: int, last: int) -> bool:
+    """Whether a trainer logs or saves after ``step``: every ``every`` steps (0: never) and
+    always after the call's ``last`` step."""
+    return step == last or (every > 0 and step % every == 0)
+
+
+def lr_factor(step: int, *, schedule: str, warmup: int, total: int, min_ratio: float) -> float:
+    """Every trainer's LR multiplier for the update of 0-based ``step``.
+
+    Linear warm-up, ``(step + 1) / warmup`` for ``step < warmup``; then 1 (``constant``) or a
+    cosine from 1 at ``warmup`` to ``min_ratio`` at ``total`` (``cosine``).
+    """
     if step < warmup:
         return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    if schedule != "cosine":
+        raise ValueError(f"unknown schedule {schedule!r}; choose constant or cosine")
     frac = min(1.0, (step - warmup) / max(1, total - warmup))
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * frac))
+
+
+def lr_scheduler(optimizer: Any, optim: OptimConfig, total: int) -> Any:
+    """The ``LambdaLR`` of ``optim`` (``lr_factor``) over a run of ``total`` steps; step it
+    once per optimizer step, outside accelerate (which would step it once per process)."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        functools.partial(
+            lr_factor, schedule=optim.schedule, warmup=optim.warmup_steps, total=total,
+            min_ratio=optim.min_lr_ratio,
+        ),
+    )  # fmt: skip
+
+
+@dataclass
+class TrainResult:
+    """What one call of a trainer produced; every trainer returns one.
+
+    Attributes:
+        out_dir: the run folder.
+        model_dir: the run's product, ``out_dir/model`` (``out_dir/lora`` for the LoRA
+            trainers); None when the call ended at ``stop_at``, with a checkpoint only.
+        steps: the step the run reached.
+        history: this call's training metrics, one row per step (``loss`` and the trainer's
+            own; the logged ones are also in ``metrics.jsonl``).
+        final_metrics: the held-out evaluation after the last step (``val/...`` and the
+            like); empty when the trainer has none or the call stopped early.
+    """
+
+    out_dir: Path
+    model_dir: Path | None
+    steps: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    final_metrics: dict[str, float] = field(default_factory=dict)
 
 
 def progress(total: int, *, initial: int = 0, desc: str = "train") -> tqdm:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from vidalign.policy.lora import WAN_ATTENTION_TARGETS
+from vidalign.training_config import OptimConfig, RunConfig, run_default
 
 
 @dataclass
@@ -21,16 +22,6 @@ class LoraSettings:
         default_factory=lambda: list(WAN_ATTENTION_TARGETS),
         metadata={"help": "module-name suffixes to adapt"},
     )
-
-
-@dataclass
-class AlignOptim:
-    lr: float = field(default=5e-6, metadata={"help": "AdamW learning rate (paper: 5e-6)", "ge": 0})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay", "ge": 0})
-    warmup_steps: int = field(
-        default=0, metadata={"help": "linear warm-up, then constant", "ge": 0}
-    )
-    grad_clip: float = field(default=1.0, metadata={"help": "max grad norm (0 = off)", "ge": 0})
 
 
 @dataclass
@@ -63,20 +54,20 @@ class MonitorSettings:
 
 
 @dataclass
-class AlignConfig:
+class AlignConfig(RunConfig):
+    """Train a LoRA with Flow-DPO, Flow-RWR or SFT; run settings are ``RunConfig``'s."""
+
+    out_dir: str = run_default("out_dir", "runs/align")
+    steps: int = run_default("steps", 200)
+    log_every: int = run_default("log_every", 1)
     method: Literal["dpo", "rwr", "sft"] = field(
         default="dpo", metadata={"help": "dpo: Flow-DPO; rwr: Flow-RWR; sft: flow matching"}
     )
     policy: str = field(default="", metadata={"help": "base generator folder"})
     pairs: str = field(default="", metadata={"help": "pair file (from `align make-pairs`)"})
-    out_dir: str = field(default="runs/align", metadata={"help": "run folder"})
     label: str = field(
         default="Overall", metadata={"help": "label that picks winner and loser (or a dim)"}
     )
-    seed: int = field(
-        default=0, metadata={"help": "seed of LoRA init, data order, t and noise", "ge": 0}
-    )
-    steps: int = field(default=200, metadata={"help": "optimizer steps", "ge": 1})
     batch_size: int = field(
         default=8, metadata={"help": "global batch: pairs (dpo) or clips (sft, rwr)", "ge": 1}
     )
@@ -122,17 +113,11 @@ class AlignConfig:
     mixed_precision: Literal["no", "bf16", "fp16"] = field(
         default="no", metadata={"help": "accelerate mixed precision"}
     )
-    log_every: int = field(default=1, metadata={"help": "steps between TensorBoard logs", "ge": 1})
-    save_every: int = field(
-        default=100, metadata={"help": "steps between checkpoints (0: end only)", "ge": 0}
-    )
-    keep: int = field(default=2, metadata={"help": "checkpoints kept (0: all)", "ge": 0})
-    threads: int = field(
-        default=0, metadata={"help": "torch CPU threads (0: leave as is)", "ge": 0}
-    )
     merge: bool = field(
         default=False, metadata={"help": "also write model/: the base with the LoRA merged"}
     )
     lora: LoraSettings = field(default_factory=LoraSettings)
-    optim: AlignOptim = field(default_factory=AlignOptim)
+    optim: OptimConfig = field(
+        default_factory=lambda: OptimConfig(lr=5e-6)
+    )  # the paper's rate for a 1.3B model
     monitor: MonitorSettings = field(default_factory=MonitorSettings)

@@ -30,17 +30,16 @@ import contextlib
 import copy
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from vidalign.align.grpo_config import GRPOConfig
 from vidalign.align.grpo_losses import clipped_policy_loss, group_advantages, step_kl
 from vidalign.align.grpo_rewards import build_rewards, resolve_reward_weights
-from vidalign.align.trainer import build_monitor, lora_lr_lambda, select_monitor_prompts
+from vidalign.align.trainer import build_monitor, select_monitor_prompts
 from vidalign.config import check_config
 from vidalign.errors import VidalignError
 from vidalign.flow import classifier_free_guidance, time_grid
@@ -56,10 +55,13 @@ from vidalign.policy.folder import load_generator
 from vidalign.policy.lora import add_lora, lora_disabled, save_lora
 from vidalign.policy.sampling import read_prompt_file, sample_videos
 from vidalign.training import (
+    TrainResult,
     batch_indices,
     build_accelerator,
+    due,
     load_checkpoint,
     log_metrics,
+    lr_scheduler,
     progress,
     save_checkpoint,
     start_run,
@@ -69,18 +71,6 @@ from vidalign.training import (
 
 class GRPOError(VidalignError):
     """The GRPO run's settings or inputs are unusable; the message says which."""
-
-
-@dataclass
-class GRPOResult:
-    """What a call produced: the LoRA folder, the step reached, per-step metrics of this call
-    and per-step seconds of sampling, reward scoring and training (not part of ``history``)."""
-
-    run_dir: Path
-    lora_dir: Path
-    step: int
-    history: list[dict[str, float]]
-    timings: list[dict[str, float]] = field(default_factory=list)
 
 
 def rollout_seed(seed: int, step: int, position: int, member: int) -> int:
@@ -117,25 +107,19 @@ def _window(cfg: GRPOConfig, steps: int) -> tuple[int, int] | None:
     return window
 
 
-def train_grpo(
-    cfg: GRPOConfig,
-    *,
-    resume: bool = False,
-    stop_at: int | None = None,
-    progress_bar: bool = True,
-) -> GRPOResult:
-    """Train (or resume) a LoRA with Flow-GRPO; see the module docstring.
+def train_grpo(cfg: GRPOConfig) -> TrainResult:
+    """Train (or, with ``resume``, continue) a LoRA with Flow-GRPO; see the module docstring.
 
-    Args:
-        resume: continue from the latest complete checkpoint of ``cfg.out_dir``.
-        stop_at: end this call after that step with a checkpoint and no final export.
-        progress_bar: show the bar on the main process.
+    ``TrainResult.model_dir`` is the ``lora/`` folder; with ``stop_at`` the call ends after
+    that step with a checkpoint and no export (``model_dir`` None). Each history row also
+    holds the step's seconds of sampling, reward scoring and training (``sample_s``,
+    ``reward_s``, ``train_s``, this process's), which no resume repeats exactly.
     """
     check_config(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out_dir)
-    ckpt = start_run(cfg, run_dir, resume=resume, error=GRPOError, outputs=("lora",))
+    ckpt = start_run(cfg, run_dir, resume=cfg.resume, error=GRPOError, outputs=("lora",))
     accelerator = build_accelerator(
         mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
     )
@@ -183,9 +167,7 @@ def train_grpo(
     base = adapter.transformer
     params = [p for p in base.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lora_lr_lambda(s, cfg.optim.warmup_steps)
-    )
+    scheduler = lr_scheduler(optimizer, cfg.optim, cfg.steps)
     start = 0
     if ckpt is not None:
         start, _ = load_checkpoint(ckpt, model=base, optimizer=optimizer, scheduler=scheduler)
@@ -217,14 +199,9 @@ def train_grpo(
     if monitor is not None and start == 0:
         monitor.evaluate(0, sample_fn)
     per = cfg.prompts_per_step // world
-    end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
+    end = cfg.steps if cfg.stop_at is None else min(cfg.stop_at, cfg.steps)
     history: list[dict[str, float]] = []
-    timings: list[dict[str, float]] = []
-    bar = (
-        progress(cfg.steps, initial=start, desc="align grpo")
-        if progress_bar
-        else tqdm(disable=True)
-    )
+    bar = progress(cfg.steps, initial=start, desc="align grpo") if cfg.progress else None
     device = accelerator.device
     for step in range(start, end):
         clock = time.perf_counter()
@@ -257,28 +234,30 @@ def train_grpo(
         values["adv_abs"] = adv_all.abs().mean()
         row = {k: accelerator.reduce(v.detach().float().to(device), reduction="mean").item()
                for k, v in values.items()}  # fmt: skip
+        row.update(sample_s=sample_s, reward_s=reward_s, train_s=train_s)
         history.append(row)
-        timings.append({"sample_s": sample_s, "reward_s": reward_s, "train_s": train_s})
-        bar.update(1)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k in ("reward", "kl")})
-        if (step + 1) % cfg.log_every == 0:
-            log_metrics(accelerator, run_dir, step + 1, row, scheduler.get_last_lr()[0])
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k in ("reward", "kl")})
+        if due(step + 1, cfg.log_every, end):
+            log_metrics(accelerator, run_dir, step + 1, row, lr=scheduler.get_last_lr()[0])
         if monitor is not None:
             monitor.maybe_evaluate(step + 1, sample_fn)
-        if (cfg.save_every > 0 and (step + 1) % cfg.save_every == 0) or step + 1 == end:
+        if due(step + 1, cfg.save_every, end):
             save_checkpoint(run_dir, step + 1, model=model, optimizer=optimizer,
                             scheduler=scheduler, keep=cfg.keep)  # fmt: skip
-    bar.close()
+    if bar is not None:
+        bar.close()
 
-    lora_dir = run_dir / "lora"
     if end < cfg.steps:
         accelerator.end_training()
-        return GRPOResult(run_dir, lora_dir, end, history, timings)
+        return TrainResult(run_dir, None, max(start, end), history)
+    lora_dir = run_dir / "lora"
     if accelerator.is_main_process:
         save_lora(accelerator.unwrap_model(model), lora_dir, family=adapter.family)
     accelerator.wait_for_everyone()
     accelerator.end_training()
-    return GRPOResult(run_dir, lora_dir, cfg.steps, history, timings)
+    return TrainResult(run_dir, lora_dir, cfg.steps, history)
 
 
 @torch.no_grad()

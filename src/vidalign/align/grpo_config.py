@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vidalign.align.config import AlignOptim, LoraSettings, MonitorSettings
+from vidalign.align.config import LoraSettings, MonitorSettings
+from vidalign.training_config import OptimConfig, RunConfig, run_default
 
 
 @dataclass
@@ -29,14 +30,16 @@ class RewardSettings:
 
 
 @dataclass
-class GRPOConfig:
+class GRPOConfig(RunConfig):
+    """Online Flow-GRPO on a LoRA; run settings are ``RunConfig``'s (a step is one batch of
+    rollouts and its ``inner_epochs`` updates)."""
+
+    out_dir: str = run_default("out_dir", "runs/grpo")
+    steps: int = run_default("steps", 100)
+    log_every: int = run_default("log_every", 1)
+    save_every: int = run_default("save_every", 50)
     policy: str = field(default="", metadata={"help": "base generator folder"})
     prompts: str = field(default="", metadata={"help": "prompt file (.txt or .jsonl)"})
-    out_dir: str = field(default="runs/grpo", metadata={"help": "run folder"})
-    seed: int = field(
-        default=0, metadata={"help": "seed of LoRA init, prompt order and rollout noise", "ge": 0}
-    )
-    steps: int = field(default=100, metadata={"help": "rollout-and-train steps", "ge": 1})
     prompts_per_step: int = field(
         default=8, metadata={"help": "prompts per step (global, divides by processes)", "ge": 1}
     )
@@ -95,19 +98,11 @@ class GRPOConfig:
     mixed_precision: Literal["no", "bf16", "fp16"] = field(
         default="no", metadata={"help": "accelerate mixed precision (rollouts too)"}
     )
-    log_every: int = field(default=1, metadata={"help": "steps between TensorBoard logs", "ge": 1})
-    save_every: int = field(
-        default=50, metadata={"help": "steps between checkpoints (0: end only)", "ge": 0}
-    )
-    keep: int = field(default=2, metadata={"help": "checkpoints kept (0: all)", "ge": 0})
-    threads: int = field(
-        default=0, metadata={"help": "torch CPU threads (0: leave as is)", "ge": 0}
-    )
     gold_control: bool = field(
         default=False,
         metadata={"help": "allow reward source 'oracle': a gold-control run, not the learned arm"},
     )
     reward: RewardSettings = field(default_factory=RewardSettings)
     lora: LoraSettings = field(default_factory=LoraSettings)
-    optim: AlignOptim = field(default_factory=lambda: AlignOptim(lr=1e-4))
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-4))
     monitor: MonitorSettings = field(default_factory=MonitorSettings)

@@ -14,12 +14,10 @@ and, with ``merge``, ``model/`` (the base generator with the LoRA merged).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from vidalign.align.config import AlignConfig
 from vidalign.align.data import (
@@ -45,26 +43,18 @@ from vidalign.policy.folder import load_generator
 from vidalign.policy.lora import add_lora, save_lora
 from vidalign.policy.sampling import sample_videos
 from vidalign.training import (
+    TrainResult,
     batch_indices,
     build_accelerator,
+    due,
     load_checkpoint,
     log_metrics,
+    lr_scheduler,
     progress,
     save_checkpoint,
     start_run,
     stop_if_not_finite,
 )
-
-
-@dataclass
-class AlignResult:
-    """What a call produced: the LoRA folder, the step reached, per-step metrics of this call."""
-
-    run_dir: Path
-    lora_dir: Path
-    step: int
-    history: list[dict[str, float]]
-    model_dir: Path | None = None
 
 
 def example_seed(seed: int, step: int, position: int) -> int:
@@ -85,11 +75,6 @@ def draw_time_and_noise(
         )  # fmt: skip
         noises.append(torch.randn(shape, generator=g))
     return torch.cat(ts), torch.stack(noises)
-
-
-def lora_lr_lambda(step: int, warmup: int) -> float:
-    """The LoRA trainers' LR factor: linear warm-up over ``warmup`` steps, then constant."""
-    return min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
 
 
 def _examples(cfg: AlignConfig) -> list[ClipPair] | list[Clip]:
@@ -122,26 +107,17 @@ def _encoder(adapter: WanAdapter):
     return encode
 
 
-def train_align(
-    cfg: AlignConfig,
-    *,
-    resume: bool = False,
-    stop_at: int | None = None,
-    progress_bar: bool = True,
-) -> AlignResult:
-    """Train (or resume) a LoRA with ``cfg.method``; see the module docstring.
-
-    Args:
-        resume: continue from the latest complete checkpoint of ``cfg.out_dir``.
-        stop_at: end this call after that step with a checkpoint and no final export, as if
-            the job were stopped there.
-        progress_bar: show the bar on the main process.
-    """
+def train_align(cfg: AlignConfig) -> TrainResult:
+    """Train (or, with ``resume``, continue) a LoRA with ``cfg.method``; see the module
+    docstring. ``TrainResult.model_dir`` is the ``lora/`` folder (``model/``, with ``merge``,
+    holds the merged generator); with ``stop_at`` the call ends after that step with a
+    checkpoint and no export (``model_dir`` None), as if the job were stopped there."""
     check_config(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out_dir)
-    ckpt = start_run(cfg, run_dir, resume=resume, error=AlignDataError, outputs=("lora", "model"))
+    ckpt = start_run(cfg, run_dir, resume=cfg.resume, error=AlignDataError,
+                     outputs=("lora", "model"))  # fmt: skip
     accelerator = build_accelerator(
         mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
     )
@@ -171,9 +147,7 @@ def train_align(
     base = adapter.transformer
     params = [p for p in base.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lora_lr_lambda(s, cfg.optim.warmup_steps)
-    )
+    scheduler = lr_scheduler(optimizer, cfg.optim, cfg.steps)
     start = 0
     if ckpt is not None:
         start, _ = load_checkpoint(ckpt, model=base, optimizer=optimizer, scheduler=scheduler)
@@ -210,13 +184,9 @@ def train_align(
         monitor.evaluate(0, sample_fn)
     per = cfg.batch_size // world
     positions = list(range(rank * per, (rank + 1) * per))
-    end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
+    end = cfg.steps if cfg.stop_at is None else min(cfg.stop_at, cfg.steps)
     history: list[dict[str, float]] = []
-    bar = (
-        progress(cfg.steps, initial=start, desc=f"align {cfg.method}")
-        if progress_bar
-        else tqdm(disable=True)
-    )
+    bar = progress(cfg.steps, initial=start, desc=f"align {cfg.method}") if cfg.progress else None
     device = accelerator.device
     for step in range(start, end):
         n = len(examples)
@@ -261,29 +231,32 @@ def train_align(
         row = {k: accelerator.reduce(v.detach().float().to(device), reduction="mean").item()
                for k, v in values.items()}  # fmt: skip
         history.append(row)
-        bar.update(1)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k in ("loss", "implicit_acc")})
-        if (step + 1) % cfg.log_every == 0:
-            log_metrics(accelerator, run_dir, step + 1, row, scheduler.get_last_lr()[0])
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(
+                {k: f"{v:.3f}" for k, v in row.items() if k in ("loss", "implicit_acc")}
+            )
+        if due(step + 1, cfg.log_every, end):
+            log_metrics(accelerator, run_dir, step + 1, row, lr=scheduler.get_last_lr()[0])
         if monitor is not None:
             monitor.maybe_evaluate(step + 1, sample_fn)
-        if (cfg.save_every > 0 and (step + 1) % cfg.save_every == 0) or step + 1 == end:
+        if due(step + 1, cfg.save_every, end):
             save_checkpoint(run_dir, step + 1, model=model, optimizer=optimizer,
                             scheduler=scheduler, keep=cfg.keep)  # fmt: skip
-    bar.close()
+    if bar is not None:
+        bar.close()
 
-    lora_dir = run_dir / "lora"
     if end < cfg.steps:
         accelerator.end_training()  # also ends the process group: last
-        return AlignResult(run_dir, lora_dir, end, history)
-    model_dir = None
+        return TrainResult(run_dir, None, max(start, end), history)
+    lora_dir = run_dir / "lora"
     if accelerator.is_main_process:
         save_lora(accelerator.unwrap_model(model), lora_dir, family=adapter.family)
         if cfg.merge:
-            model_dir = merge_to_folder(cfg.policy, lora_dir, run_dir / "model")
+            merge_to_folder(cfg.policy, lora_dir, run_dir / "model")
     accelerator.wait_for_everyone()
     accelerator.end_training()
-    return AlignResult(run_dir, lora_dir, cfg.steps, history, model_dir)
+    return TrainResult(run_dir, lora_dir, cfg.steps, history)
 
 
 def select_monitor_prompts(cfg, train_prompts: list[str]) -> list[str]:

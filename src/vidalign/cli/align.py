@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vidalign.cli.recipe import add_recipe_arguments
+from vidalign.cli.recipe import add_recipe_arguments, load_recipe, report_result
 from vidalign.config import describe_config
 
 
@@ -123,30 +123,33 @@ def run_make_pairs(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     from vidalign.align.config import AlignConfig
     from vidalign.align.trainer import train_align
-    from vidalign.config import load_config
 
-    overrides = list(args.overrides) + (["merge=true"] if args.merge else [])
-    cfg = load_config(AlignConfig, args.config, overrides)
-    result = train_align(cfg, resume=args.resume)
-    last = result.history[-1] if result.history else {}
-    shown = ", ".join(f"{k} {v:.4f}" for k, v in last.items())
-    print(f"saved the LoRA to {result.lora_dir} (step {result.step}{'; ' if shown else ''}{shown})")
-    if result.model_dir is not None:
-        print(f"saved the merged generator to {result.model_dir}")
+    if args.merge:
+        args.overrides = [*args.overrides, "merge=true"]
+    cfg = load_recipe(AlignConfig, args)
+    result = train_align(cfg)
+    report_result(result, "the LoRA")
+    _print_last(result.history, None)
+    if result.model_dir is not None and cfg.merge:
+        print(f"saved the merged generator to {Path(cfg.out_dir) / 'model'}")
     return 0
 
 
 def run_grpo(args: argparse.Namespace) -> int:
     from vidalign.align.grpo import train_grpo
     from vidalign.align.grpo_config import GRPOConfig
-    from vidalign.config import load_config
 
-    cfg = load_config(GRPOConfig, args.config, list(args.overrides))
-    result = train_grpo(cfg, resume=args.resume)
-    last = result.history[-1] if result.history else {}
-    shown = ", ".join(f"{k} {last[k]:.4f}" for k in ("reward", "kl") if k in last)
-    print(f"saved the LoRA to {result.lora_dir} (step {result.step}{'; ' if shown else ''}{shown})")
+    result = train_grpo(load_recipe(GRPOConfig, args))
+    report_result(result, "the LoRA")
+    _print_last(result.history, ("reward", "kl"))
     return 0
+
+
+def _print_last(history: list[dict[str, float]], keys: tuple[str, ...] | None) -> None:
+    last = history[-1] if history else {}
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if keys is None or k in keys)
+    if shown:
+        print(f"last step: {shown}")
 
 
 def run_merge(args: argparse.Namespace) -> int:

@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "vlm_align and policy sections instead of starting from the models shipped in the "
         "package (the overrides base_vlm= base_generator=; a key=value override wins)",
     )
-    p.add_argument("overrides", nargs="*", help="recipe overrides, e.g. reward.max_steps=100")
+    p.add_argument("overrides", nargs="*", help="recipe overrides, e.g. reward.steps=100")
     p.set_defaults(func=_run)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vidalign.cli.recipe import add_recipe_arguments
+from vidalign.cli.recipe import add_recipe_arguments, load_recipe, report_result
 from vidalign.config import describe_config
 
 
@@ -106,16 +106,15 @@ def velocity_wrapper_from_args(args: argparse.Namespace, adapter):
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from vidalign.config import load_config
     from vidalign.guidance.config import LatentRMConfig
-    from vidalign.guidance.evaluate import format_accuracy
-    from vidalign.guidance.trainer import train_latent_rm
+    from vidalign.guidance.evaluate import format_accuracy, read_accuracy
+    from vidalign.guidance.trainer import EVAL_FILE, train_latent_rm
 
-    cfg = load_config(LatentRMConfig, args.config, args.overrides)
-    result = train_latent_rm(cfg, resume=args.resume)
-    if result.accuracy:
-        print(format_accuracy(result.accuracy))
-    print(f"saved the latent reward model to {result.model_dir} (step {result.step})")
+    result = train_latent_rm(load_recipe(LatentRMConfig, args))
+    table = result.out_dir / EVAL_FILE
+    if result.model_dir is not None and table.is_file():
+        print(format_accuracy(read_accuracy(table)))
+    report_result(result, "the latent reward model")
     return 0
 
 

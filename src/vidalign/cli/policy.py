@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from vidalign.cli.package import DESCRIPTION as PACKAGE_DESCRIPTION
 from vidalign.cli.package import add_package_arguments
-from vidalign.cli.recipe import add_recipe_arguments
+from vidalign.cli.recipe import add_recipe_arguments, load_recipe, report_result
 from vidalign.config import describe_config
 
 
@@ -69,14 +68,10 @@ def register(subparsers) -> None:
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
-    from vidalign.config import load_config
     from vidalign.policy.config import PretrainConfig
     from vidalign.policy.pretrain import pretrain
 
-    cfg = load_config(PretrainConfig, args.config, args.overrides)
-    result = pretrain(cfg, resume=args.resume)
-    if os.environ.get("RANK", "0") == "0":
-        print(f"saved the generator to {result.model_dir} (step {result.step})")
+    report_result(pretrain(load_recipe(PretrainConfig, args)), "the generator")
     return 0
 
 

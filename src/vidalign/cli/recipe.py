@@ -1,10 +1,15 @@
-"""The arguments every recipe-driven command shares: ``--config``, ``--resume``, overrides."""
+"""The arguments every recipe-driven command shares: ``--config``, ``--resume``, overrides;
+and how a trainer command loads its config and reports its ``TrainResult``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def add_recipe_arguments(
@@ -38,3 +43,26 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> a
 
 def _is_override(word: str) -> bool:
     return "=" in word and not word.startswith("-")
+
+
+def load_recipe(cls: type[T], args: argparse.Namespace) -> T:
+    """``cls`` from ``--config`` and the overrides; ``--resume`` is the override
+    ``resume=true`` (every trainer config has the field, ``vidalign.training_config``)."""
+    from vidalign.config import load_config
+
+    overrides = [*args.overrides, *(["resume=true"] if getattr(args, "resume", False) else [])]
+    return load_config(cls, args.config, overrides)
+
+
+def report_result(result: Any, what: str) -> None:
+    """One line about a ``TrainResult`` (main process only): where ``what`` was saved, or
+    that the run stopped at ``stop_at`` and how to continue it."""
+    if os.environ.get("RANK", "0") != "0":
+        return
+    if result.model_dir is None:
+        print(
+            f"stopped at step {result.steps} with a checkpoint in {result.out_dir}; "
+            "continue with --resume"
+        )
+    else:
+        print(f"saved {what} to {result.model_dir} (step {result.steps})")

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from vidalign.atomic import atomic_file
-from vidalign.cli.recipe import add_recipe_arguments
+from vidalign.cli.recipe import add_recipe_arguments, load_recipe, report_result
 from vidalign.config import describe_config, load_config, parse_weights
 from vidalign.errors import VidalignError, reason
 
@@ -45,24 +45,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     from vidalign.reward.config import RewardTrainConfig
     from vidalign.reward.trainer import train_reward
 
-    overrides = list(args.overrides)
-    if args.resume:
-        overrides.append("resume=true")
-    cfg = load_config(RewardTrainConfig, args.config, overrides)
-    result = train_reward(cfg)
-    if result.model_dir is not None:
-        print(f"model: {result.model_dir}")
-        for k, v in sorted(result.last_eval.items()):
-            print(f"  {k} = {v:.4f}")
+    result = train_reward(load_recipe(RewardTrainConfig, args))
+    report_result(result, "the reward model")
+    for k, v in sorted(result.final_metrics.items()):
+        print(f"  {k} = {v:.4f}")
     return 0
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from vidalign.reward.pretrain import VLMPretrainConfig, pretrain_vlm
 
-    overrides = list(args.overrides) + (["resume=true"] if args.resume else [])
-    result = pretrain_vlm(load_config(VLMPretrainConfig, args.config, overrides))
-    print(f"model: {result.model_dir}")
+    report_result(pretrain_vlm(load_recipe(VLMPretrainConfig, args)), "the base VLM")
     return 0
 
 

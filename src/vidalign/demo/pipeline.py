@@ -116,11 +116,11 @@ def _vlm_stage(cfg: DemoConfig, out: Path, name: str) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
         from vidalign.reward.pretrain import VLMPretrainConfig, pretrain_vlm
 
-        data = {**section, "output_dir": str(folder / "run"), "seed": cfg.seed}
+        data = {**section, "out_dir": str(folder / "run"), "seed": cfg.seed}
         if name == "vlm_align":
             data["init_model"] = stage_summary(out, "vlm")["model_dir"]
         result = pretrain_vlm(config_from_dict(VLMPretrainConfig, data, where=f"demo {name}"))
-        return {"model_dir": str(result.model_dir), "metrics": result.metrics}
+        return {"model_dir": str(result.model_dir), "metrics": result.final_metrics}
 
     needs = ["vlm"] if name == "vlm_align" else []
     return Stage(name, run, {name: section, "seed": cfg.seed}, needs, _est(cfg, name))
@@ -146,13 +146,13 @@ def _reward_stage(cfg: DemoConfig, out: Path) -> Stage:
             **cfg.reward,
             "train_data": str(ds / "train.csv"),
             "val_data": str(ds / "val.csv"),
-            "output_dir": str(folder / "run"),
+            "out_dir": str(folder / "run"),
             "seed": cfg.seed,
         }
         if base is not None:
             data["base_model"] = stage_summary(out, base)["model_dir"]
         result = train_reward(config_from_dict(RewardTrainConfig, data, where="demo reward"))
-        return {"model_dir": str(result.model_dir), "last_eval": result.last_eval}
+        return {"model_dir": str(result.model_dir), "last_eval": result.final_metrics}
 
     base = _base_stage(cfg)
     needs = ["dataset", base] if base else ["dataset"]
@@ -224,7 +224,7 @@ def _policy_stage(cfg: DemoConfig) -> Stage:
                     "card_metrics": card["metrics"]}  # fmt: skip
         data = {**cfg.policy, "out_dir": str(folder / "run"), "seed": cfg.seed}
         result = pretrain(config_from_dict(PretrainConfig, data, where="demo policy"))
-        tail = result.losses[-20:]
+        tail = [row["loss"] for row in result.history[-20:]]
         return {
             "model_dir": str(result.model_dir),
             "final_loss": sum(tail) / max(1, len(tail)),
@@ -342,8 +342,8 @@ def _align_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
         result = train_align(config_from_dict(AlignConfig, data, where=f"demo align.{arm}"))
         fifths = _first_last_fifth(result.history)
         return {
-            "lora_dir": str(result.lora_dir),
-            "steps": result.step,
+            "lora_dir": str(result.model_dir),
+            "steps": result.steps,
             **fifths("loss"),
             **fifths("implicit_acc", "acc"),
         }
@@ -380,8 +380,8 @@ def _grpo_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
         result = train_grpo(config_from_dict(GRPOConfig, data, where=f"demo grpo ({arm})"))
         fifths = _first_last_fifth(result.history)
         return {
-            "lora_dir": str(result.lora_dir),
-            "steps": result.step,
+            "lora_dir": str(result.model_dir),
+            "steps": result.steps,
             **fifths("loss"),
             "acc_first": None,
             "acc_last": None,
@@ -397,8 +397,7 @@ def _grpo_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
 def _latent_rm_stage(cfg: DemoConfig, out: Path) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
         from vidalign.guidance.config import LatentRMConfig
-        from vidalign.guidance.evaluate import accuracy_to_json
-        from vidalign.guidance.trainer import train_latent_rm
+        from vidalign.guidance.trainer import EVAL_FILE, train_latent_rm
 
         if cfg.latent_rm_data == "dataset":
             train, val = str(out / "dataset" / "train.csv"), str(out / "dataset" / "val.csv")
@@ -414,8 +413,13 @@ def _latent_rm_stage(cfg: DemoConfig, out: Path) -> Stage:
             "seed": cfg.seed,
         }
         result = train_latent_rm(config_from_dict(LatentRMConfig, data, where="demo guidance"))
-        return {"model_dir": str(result.model_dir), "accuracy": accuracy_to_json(result.accuracy),
-                "data": cfg.latent_rm_data}  # fmt: skip
+        table = result.out_dir / EVAL_FILE
+        accuracy = json.loads(table.read_text()) if table.is_file() else []
+        return {
+            "model_dir": str(result.model_dir),
+            "accuracy": accuracy,
+            "data": cfg.latent_rm_data,
+        }
 
     source = "dataset" if cfg.latent_rm_data == "dataset" else "pairs"
     return Stage("latent_rm", run,

@@ -131,9 +131,9 @@ def train_rm(cfg: AblateConfig, variant: str, train: Path, val: Path, out: Path)
         out_dir=str(out), generator=cfg.generator, train_data=str(train), val_data=str(val),
         dims=list(DIMS), num_blocks=cfg.num_blocks, variant=variant, steps=cfg.rm_steps,
         seed=cfg.seed, save_every=max(1, cfg.rm_steps // 2),
+        resume=latest_checkpoint(out) is not None,  # an earlier call stopped part-way
     )  # fmt: skip
-    resume = latest_checkpoint(out) is not None  # an earlier call stopped part-way
-    return train_latent_rm(rm_cfg, resume=resume).model_dir
+    return train_latent_rm(rm_cfg).model_dir
 
 
 def guided_wrapper(rm, settings: GuidanceSettings):

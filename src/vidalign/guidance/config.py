@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from vidalign.training_config import OptimConfig, RunConfig, run_default
+
 
 @dataclass
-class LatentRMConfig:
-    """Training a noise-aware latent reward model with BTT on preference pairs."""
+class LatentRMConfig(RunConfig):
+    """Training a noise-aware latent reward model with BTT on preference pairs; run settings
+    are ``RunConfig``'s."""
 
-    out_dir: str = field(default="runs/guidance-latent-rm", metadata={"help": "run folder"})
+    out_dir: str = run_default("out_dir", "runs/guidance-latent-rm")
+    steps: int = run_default("steps", 300)
     generator: str = field(
         default="", metadata={"help": "generator folder: trunk weights, latent codec, text encoder"}
     )
@@ -39,27 +43,14 @@ class LatentRMConfig:
         },
     )
     theta: float = field(default=5.0, metadata={"help": "BTT tie parameter θ", "gt": 1})
-    steps: int = field(default=300, metadata={"help": "optimizer steps", "ge": 1})
     batch_size: int = field(default=16, metadata={"help": "global batch size in pairs", "ge": 1})
-    lr: float = field(
-        default=3e-4, metadata={"help": "AdamW learning rate (heads and trunk)", "ge": 0}
-    )
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay", "ge": 0})
-    warmup_steps: int = field(default=20, metadata={"help": "linear warm-up steps", "ge": 0})
-    grad_clip: float = field(default=1.0, metadata={"help": "max grad norm (0 = off)", "ge": 0})
-    seed: int = field(default=0, metadata={"help": "seed of init, batches, t and noise", "ge": 0})
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=3e-4, warmup_steps=20))
     eval_draws: int = field(
         default=8,
         metadata={"help": "noise levels drawn per held-out pair for the binned accuracy", "ge": 1},
     )
     eval_bins: int = field(
         default=5, metadata={"help": "equal-width t bins of the accuracy table", "ge": 1}
-    )
-    log_every: int = field(default=10, metadata={"help": "steps between TensorBoard logs", "ge": 1})
-    save_every: int = field(default=100, metadata={"help": "steps between checkpoints", "ge": 1})
-    keep: int = field(default=2, metadata={"help": "checkpoints kept (0: all)", "ge": 0})
-    threads: int = field(
-        default=0, metadata={"help": "torch CPU threads (0: leave as is)", "ge": 0}
     )
 
 

@@ -8,7 +8,9 @@ t = 0 shows the clean-latent accuracy.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -136,3 +138,22 @@ def format_accuracy(rows: list[BinAccuracy]) -> str:
 
 def accuracy_to_json(rows: list[BinAccuracy]) -> list[dict]:
     return [asdict(r) for r in rows]
+
+
+def read_accuracy(path: str | Path) -> list[BinAccuracy]:
+    """The rows ``accuracy_to_json`` wrote to ``path`` (a run's ``eval.json``)."""
+    return [BinAccuracy(**row) for row in json.loads(Path(path).read_text())]
+
+
+def accuracy_metrics(rows: list[BinAccuracy]) -> dict[str, float]:
+    """The rows as flat metrics: ``val/acc/<dim>/<bin>`` (without ties, where the bin has
+    strict pairs) and ``val/acc_ties/<dim>/<bin>``; ``<bin>`` is ``clean`` or ``t0.2-0.4``."""
+    out: dict[str, float] = {}
+    for r in rows:
+        where = "clean" if r.t_hi == 0 else f"t{r.t_lo:.1f}-{r.t_hi:.1f}"
+        for d, acc in r.without_ties.items():
+            if acc is not None:
+                out[f"val/acc/{d}/{where}"] = acc
+        for d, acc in r.with_ties.items():
+            out[f"val/acc_ties/{d}/{where}"] = acc
+    return out

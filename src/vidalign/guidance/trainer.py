@@ -9,47 +9,44 @@ Per step, for each pair (A, B) with prompt y:
 The trunk starts as a copy of the generator's first K blocks and is trained together with the
 pooling layer and heads; the generator itself is only read.
 
-The run folder holds ``config.yaml``, ``logs/`` (TensorBoard), ``checkpoints/step-N/``
-(resumable), and at the end ``model/`` (the latent reward model folder) and, with validation
-pairs, ``eval.json`` (accuracy binned by t).
+The run folder holds ``config.yaml``, ``logs/`` (TensorBoard), ``metrics.jsonl`` (per
+logged step; with validation pairs, the binned accuracy as a ``"split": "val"`` row),
+``checkpoints/step-N/`` (resumable), and at the end ``model/`` (the latent reward model
+folder) and, with validation pairs, ``eval.json`` (accuracy binned by t).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from vidalign.config import check_config, config_to_dict
 from vidalign.flow import interpolate
 from vidalign.guidance.config import LatentRMConfig
 from vidalign.guidance.data import LatentPairs, encode_pairs, pair_dims
 from vidalign.guidance.errors import LatentRewardError
-from vidalign.guidance.evaluate import BinAccuracy, accuracy_to_json, binned_accuracy
+from vidalign.guidance.evaluate import accuracy_metrics, accuracy_to_json, binned_accuracy
 from vidalign.guidance.folder import save_latent_reward
 from vidalign.guidance.model import LatentRewardModel, from_generator
 from vidalign.reward.losses import btt_loss
 from vidalign.training import (
+    TrainResult,
     batch_indices,
     build_accelerator,
+    due,
     load_checkpoint,
+    log_metrics,
+    lr_scheduler,
     progress,
     save_checkpoint,
     start_run,
     stop_if_not_finite,
 )
 
-
-@dataclass
-class LatentRMResult:
-    """What a run produced: the model folder, its step, this call's losses, validation rows."""
-
-    model_dir: Path
-    step: int
-    losses: list[float]
-    accuracy: list[BinAccuracy] = field(default_factory=list)
+EVAL_FILE = "eval.json"
+"""The held-out accuracy table by t bin (``guidance.evaluate.read_accuracy`` reads it)."""
 
 
 def load_data(cfg: LatentRMConfig, *, progress_bar: bool = True):
@@ -90,32 +87,22 @@ def pair_loss(
     )  # fmt: skip
 
 
-def train_latent_rm(
-    cfg: LatentRMConfig,
-    *,
-    resume: bool = False,
-    stop_at: int | None = None,
-    progress_bar: bool = True,
-) -> LatentRMResult:
-    """Train (or resume) the latent reward model of ``cfg``; see the module docstring.
-
-    Args:
-        resume: continue from the latest complete checkpoint of ``cfg.out_dir``.
-        stop_at: end this call after that step with a checkpoint and without the final
-            model folder, as a stopped job would (tests, time-boxed jobs).
-        progress_bar: show the bar on the main process.
-    """
+def train_latent_rm(cfg: LatentRMConfig) -> TrainResult:
+    """Train (or, with ``resume``, continue) the latent reward model of ``cfg``; see the
+    module docstring. With validation pairs ``final_metrics`` holds the binned accuracy
+    (``guidance.evaluate.accuracy_metrics``; the table is ``eval.json``). With ``stop_at``
+    the call ends after that step with a checkpoint and no model (``model_dir`` None)."""
     check_config(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out_dir)
-    ckpt = start_run(cfg, run_dir, resume=resume, error=LatentRewardError)
+    ckpt = start_run(cfg, run_dir, resume=cfg.resume, error=LatentRewardError)
     accelerator = build_accelerator(log_dir=run_dir / "logs", seed=cfg.seed)
     rank, world = accelerator.process_index, accelerator.num_processes
     if world > 1:  # every rank draws its own t and noise
         torch.manual_seed(cfg.seed + 7919 * rank)
 
-    adapter, dims, train, val = load_data(cfg, progress_bar=progress_bar and rank == 0)
+    adapter, dims, train, val = load_data(cfg, progress_bar=cfg.progress and rank == 0)
     model = from_generator(
         adapter.transformer,
         cfg.num_blocks,
@@ -125,9 +112,10 @@ def train_latent_rm(
         seed=cfg.seed,
     )
     del adapter
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    warm = max(1, cfg.warmup_steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
+    )
+    scheduler = lr_scheduler(optimizer, cfg.optim, cfg.steps)
     start = 0
     if ckpt is not None:
         start, _ = load_checkpoint(ckpt, model=model, optimizer=optimizer, scheduler=scheduler)
@@ -136,11 +124,9 @@ def train_latent_rm(
     device = accelerator.device
 
     per_rank = cfg.batch_size // world
-    losses: list[float] = []
-    bar = (
-        progress(cfg.steps, initial=start, desc="latent rm") if progress_bar else tqdm(disable=True)
-    )
-    end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
+    history: list[dict[str, float]] = []
+    bar = progress(cfg.steps, initial=start, desc="latent rm") if cfg.progress else None
+    end = cfg.steps if cfg.stop_at is None else min(cfg.stop_at, cfg.steps)
     for step in range(start, end):
         idx = batch_indices(
             len(train), cfg.batch_size, seed=cfg.seed, step=step, rank=rank, world_size=world
@@ -155,31 +141,32 @@ def train_latent_rm(
                            optimizer=optimizer, scheduler=scheduler)  # fmt: skip
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(out.loss)
-        if cfg.grad_clip > 0:
-            accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        if cfg.optim.grad_clip > 0:
+            accelerator.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
         optimizer.step()
         scheduler.step()
         value = accelerator.reduce(out.loss.detach(), reduction="mean").item()
-        losses.append(value)
-        bar.update(1)
-        bar.set_postfix(loss=f"{value:.4f}")
-        if (step + 1) % cfg.log_every == 0:
-            logs = {"train/loss": value, "train/lr": scheduler.get_last_lr()[0]}
-            logs.update({f"train/{k}": v for k, v in out.metrics.items()})
-            accelerator.log(logs, step=step + 1)
-        if (step + 1) % cfg.save_every == 0 or step + 1 == end:
+        row = {"loss": value, **out.metrics}
+        history.append(row)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.4f}")
+        if due(step + 1, cfg.log_every, end):
+            log_metrics(accelerator, run_dir, step + 1, row, lr=scheduler.get_last_lr()[0])
+        if due(step + 1, cfg.save_every, end):
             save_checkpoint(
                 run_dir, step + 1, model=model, optimizer=optimizer, scheduler=scheduler,
                 keep=cfg.keep,
             )  # fmt: skip
-    bar.close()
+    if bar is not None:
+        bar.close()
 
-    model_dir = run_dir / "model"
     if end < cfg.steps:
         accelerator.end_training()
-        return LatentRMResult(model_dir=model_dir, step=end, losses=losses)
+        return TrainResult(run_dir, None, max(start, end), history)
+    model_dir = run_dir / "model"
     final: LatentRewardModel = accelerator.unwrap_model(model)
-    rows: list[BinAccuracy] = []
+    metrics: dict[str, float] = {}
     if accelerator.is_main_process:
         extra = {
             "generator": str(cfg.generator),
@@ -189,15 +176,13 @@ def train_latent_rm(
         }
         save_latent_reward(final, model_dir, extra=extra)
         if val is not None:
-            import json
-
             rows = binned_accuracy(
                 final, val, bins=cfg.eval_bins, draws=cfg.eval_draws, seed=cfg.seed
             )
-            (run_dir / "eval.json").write_text(json.dumps(accuracy_to_json(rows), indent=2))
-            for r in rows[1:]:
-                for d, acc in r.with_ties.items():
-                    accelerator.log({f"val/acc_ties/{d}/t{r.t_lo:.1f}": acc}, step=cfg.steps)
+            (run_dir / EVAL_FILE).write_text(json.dumps(accuracy_to_json(rows), indent=2))
+            metrics = accuracy_metrics(rows)
+            val = {k.removeprefix("val/"): v for k, v in metrics.items()}
+            log_metrics(accelerator, run_dir, cfg.steps, val, split="val")
     accelerator.end_training()
     accelerator.wait_for_everyone()
-    return LatentRMResult(model_dir=model_dir, step=cfg.steps, losses=losses, accuracy=rows)
+    return TrainResult(run_dir, model_dir, cfg.steps, history, metrics)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from vidalign.training_config import OptimConfig, RunConfig, run_default
+
 
 @dataclass
 class ArchConfig:
@@ -50,17 +52,6 @@ class DataConfig:
 
 
 @dataclass
-class OptimConfig:
-    lr: float = field(default=1e-3, metadata={"help": "AdamW peak learning rate", "ge": 0})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay", "ge": 0})
-    warmup_steps: int = field(default=50, metadata={"help": "linear warm-up steps", "ge": 0})
-    min_lr_ratio: float = field(
-        default=0.1, metadata={"help": "cosine decay floor, × lr", "ge": 0, "le": 1}
-    )
-    grad_clip: float = field(default=1.0, metadata={"help": "max grad norm (0 = off)", "ge": 0})
-
-
-@dataclass
 class SamplingConfig:
     """Defaults stored with the saved generator."""
 
@@ -72,10 +63,12 @@ class SamplingConfig:
 
 
 @dataclass
-class PretrainConfig:
-    out_dir: str = field(default="runs/policy-synth", metadata={"help": "run folder"})
-    seed: int = field(default=0, metadata={"help": "seed of init, noise, t and batches", "ge": 0})
-    steps: int = field(default=1500, metadata={"help": "optimizer steps", "ge": 1})
+class PretrainConfig(RunConfig):
+    """Pre-train the synthetic world's base generator; run settings are ``RunConfig``'s."""
+
+    out_dir: str = run_default("out_dir", "runs/policy-synth")
+    steps: int = run_default("steps", 1500)
+    save_every: int = run_default("save_every", 250)
     batch_size: int = field(default=16, metadata={"help": "global batch size", "ge": 1})
     time_sampling: Literal["uniform", "logit_normal"] = field(
         default="logit_normal", metadata={"help": "training distribution of t"}
@@ -111,13 +104,9 @@ class PretrainConfig:
     mixed_precision: Literal["no", "bf16", "fp16"] = field(
         default="no", metadata={"help": "accelerate mixed precision"}
     )
-    log_every: int = field(default=10, metadata={"help": "steps between TensorBoard logs", "ge": 1})
-    save_every: int = field(default=250, metadata={"help": "steps between checkpoints", "ge": 1})
-    keep: int = field(default=2, metadata={"help": "checkpoints kept (0: all)", "ge": 0})
-    threads: int = field(
-        default=0, metadata={"help": "torch CPU threads (0: leave as is)", "ge": 0}
-    )
     arch: ArchConfig = field(default_factory=ArchConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
+    optim: OptimConfig = field(
+        default_factory=lambda: OptimConfig(lr=1e-3, warmup_steps=50, schedule="cosine")
+    )
     sampling: SamplingConfig = field(default_factory=SamplingConfig)

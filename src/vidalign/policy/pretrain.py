@@ -6,16 +6,15 @@ network serves as both branches of classifier-free guidance. With ``object_weigh
 clean-clip error of object pixels weighs more early in training (``vidalign.policy.weighting``).
 
 The run folder holds ``config.yaml``, ``data/`` (the clip cache), ``logs/`` (TensorBoard),
-``checkpoints/step-N/`` (resumable) and, at the end, ``model/`` (the generator folder).
+``metrics.jsonl`` (per logged step), ``checkpoints/step-N/`` (resumable) and, at the end,
+``model/`` (the generator folder).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from vidalign.config import check_config
 from vidalign.flow import flow_matching_loss, sample_path, sample_time
@@ -27,24 +26,18 @@ from vidalign.policy.synth_data import load_or_render, vocabulary_texts
 from vidalign.policy.tiny import build_pixel_generator
 from vidalign.policy.weighting import object_weight_strength, object_weights
 from vidalign.training import (
+    TrainResult,
     batch_indices,
     build_accelerator,
+    due,
     load_checkpoint,
+    log_metrics,
+    lr_scheduler,
     progress,
     save_checkpoint,
     start_run,
     stop_if_not_finite,
-    warmup_cosine,
 )
-
-
-@dataclass
-class PretrainResult:
-    """What a run produced: the final model folder, its step, and the per-step losses of this call."""
-
-    model_dir: Path
-    step: int
-    losses: list[float]
 
 
 def build_generator(cfg: PretrainConfig) -> WanAdapter:
@@ -63,26 +56,15 @@ def build_generator(cfg: PretrainConfig) -> WanAdapter:
     )  # fmt: skip
 
 
-def pretrain(
-    cfg: PretrainConfig,
-    *,
-    resume: bool = False,
-    stop_at: int | None = None,
-    progress_bar: bool = True,
-) -> PretrainResult:
-    """Train (or resume) the base generator described by ``cfg``; see the module docstring.
-
-    Args:
-        resume: continue from the latest complete checkpoint of ``cfg.out_dir``.
-        stop_at: end this call after that step, with a checkpoint and without the final
-            model folder, as if the job had been stopped there (time-boxed jobs, tests).
-        progress_bar: show the bar on the main process.
-    """
+def pretrain(cfg: PretrainConfig) -> TrainResult:
+    """Train (or, with ``resume``, continue) the base generator of ``cfg``; see the module
+    docstring. With ``stop_at`` the call ends after that step with a checkpoint and without
+    ``model/`` (``model_dir`` None), as if the job had been stopped there."""
     check_config(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.out_dir)
-    ckpt = start_run(cfg, run_dir, resume=resume, error=GeneratorError)
+    ckpt = start_run(cfg, run_dir, resume=cfg.resume, error=GeneratorError)
     accelerator = build_accelerator(
         mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
     )
@@ -105,12 +87,7 @@ def pretrain(
     empty = adapter.empty_cond.to(accelerator.device)
     params = [p for p in adapter.transformer.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: warmup_cosine(
-            s, warmup=cfg.optim.warmup_steps, total=cfg.steps, min_ratio=cfg.optim.min_lr_ratio
-        ),
-    )
+    scheduler = lr_scheduler(optimizer, cfg.optim, cfg.steps)
     start = 0
     if ckpt is not None:
         start, _ = load_checkpoint(
@@ -122,11 +99,9 @@ def pretrain(
     adapter.text.to(accelerator.device)
 
     per_rank = cfg.batch_size // world
-    losses: list[float] = []
-    bar = (
-        progress(cfg.steps, initial=start, desc="pretrain") if progress_bar else tqdm(disable=True)
-    )
-    end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
+    history: list[dict[str, float]] = []
+    bar = progress(cfg.steps, initial=start, desc="pretrain") if cfg.progress else None
+    end = cfg.steps if cfg.stop_at is None else min(cfg.stop_at, cfg.steps)
     for step in range(start, end):
         idx = batch_indices(
             len(clips), cfg.batch_size, seed=cfg.seed, step=step, rank=rank, world_size=world
@@ -158,31 +133,26 @@ def pretrain(
         optimizer.step()
         scheduler.step()
         value = accelerator.reduce(loss.detach(), reduction="mean").item()
-        losses.append(value)
-        bar.update(1)
-        bar.set_postfix(loss=f"{value:.4f}")
-        if (step + 1) % cfg.log_every == 0:
-            accelerator.log(
-                {"train/loss": value, "train/lr": scheduler.get_last_lr()[0]}, step=step + 1
-            )
-        if (step + 1) % cfg.save_every == 0 or step + 1 == end:
-            save_checkpoint(
-                run_dir,
-                step + 1,
-                model=model,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                keep=cfg.keep,
-            )
-    bar.close()
+        history.append({"loss": value})
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.4f}")
+        if due(step + 1, cfg.log_every, end):
+            log_metrics(accelerator, run_dir, step + 1, {"loss": value},
+                        lr=scheduler.get_last_lr()[0])  # fmt: skip
+        if due(step + 1, cfg.save_every, end):
+            save_checkpoint(run_dir, step + 1, model=model, optimizer=optimizer,
+                            scheduler=scheduler, keep=cfg.keep)  # fmt: skip
+    if bar is not None:
+        bar.close()
 
-    model_dir = run_dir / "model"
     if end < cfg.steps:
         accelerator.end_training()
-        return PretrainResult(model_dir=model_dir, step=end, losses=losses)
+        return TrainResult(run_dir, None, max(start, end), history)
+    model_dir = run_dir / "model"
     if accelerator.is_main_process:
         adapter.transformer = accelerator.unwrap_model(model)
         save_generator(adapter, model_dir, extra={"trained_steps": cfg.steps, "data": data_kwargs})
     accelerator.wait_for_everyone()
     accelerator.end_training()  # also ends the process group: keep it last
-    return PretrainResult(model_dir=model_dir, step=cfg.steps, losses=losses)
+    return TrainResult(run_dir, model_dir, cfg.steps, history)

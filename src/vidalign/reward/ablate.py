@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -78,6 +78,8 @@ def default_variants() -> list[AblationVariant]:
 class RewardAblateConfig:
     """Train reward-model variants on one data set and tabulate their accuracy."""
 
+    RENAMED: ClassVar[dict[str, str]] = {"output_dir": "out_dir"}
+
     recipe: str = field(
         default="configs/reward/synth_small.yaml",
         metadata={"help": "trainer recipe (RewardTrainConfig YAML) every variant starts from"},
@@ -88,14 +90,14 @@ class RewardAblateConfig:
     video_root: str | None = field(
         default=None, metadata={"help": "folder for relative video paths"}
     )
-    output_dir: str = field(default="runs/reward_ablate", metadata={"help": "output folder"})
+    out_dir: str = field(default="runs/reward_ablate", metadata={"help": "output folder"})
     seeds: list[int] = field(
         default_factory=lambda: [0],
         metadata={"help": "training seeds; mean ± std over them", "ge": 0},
     )
     common: list[str] = field(
         default_factory=list,
-        metadata={"help": "overrides applied to every variant (budget: max_steps=...)"},
+        metadata={"help": "overrides applied to every variant (budget: steps=...)"},
     )
     variants: list[AblationVariant] = field(
         default_factory=default_variants, metadata={"help": "rows of the table"}
@@ -163,7 +165,7 @@ def variant_train_config(
         f"train_data={cfg.train_data}",
         f"val_data={cfg.val_data or 'null'}",  # never the recipe's own data
         f"video_root={cfg.video_root or 'null'}",
-        f"output_dir={run_dir}",
+        f"out_dir={run_dir}",
         f"seed={seed}",
     ]
     over += [*cfg.common, *variant.overrides, "progress=" + str(cfg.progress).lower()]
@@ -175,8 +177,8 @@ def variant_train_config(
 def _recipe_fingerprint(tcfg: Any) -> dict[str, Any]:
     """The resolved trainer settings that decide a run's weights (not resume / progress)."""
     d = config_to_dict(tcfg)
-    d.pop("resume", None)
-    d.pop("progress", None)
+    for key in ("resume", "stop_at", "progress"):
+        d.pop(key, None)
     return d
 
 
@@ -234,7 +236,7 @@ def _train_and_eval(
         if facts.get("train_config") != recipe:
             raise AblationError(
                 f"{root} was trained with other settings than this config asks for "
-                f"(variant {variant.name!r}, seed {seed}); choose another output_dir"
+                f"(variant {variant.name!r}, seed {seed}); choose another out_dir"
             )
         wall, load = float(facts["wall_s"]), tuple(facts["load"])
     else:
@@ -376,7 +378,7 @@ def run_ablation(cfg: RewardAblateConfig) -> AblationResult:
     from vidalign.data import load_pairs
 
     _check(cfg)
-    out = Path(cfg.output_dir)
+    out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     pairs = load_pairs(cfg.test_data, video_root=cfg.video_root, check_files=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from vidalign import DEFAULT_DIMS
 from vidalign.reward.tiny import TinyQwen2VLSpec
+from vidalign.training_config import OptimConfig, RunConfig, run_default
 
 
 @dataclass
@@ -48,15 +49,45 @@ class SamplingSettings:
 
 
 @dataclass
-class RewardTrainConfig:
-    """Train a multi-dimensional VideoReward model on preference pairs."""
+class RewardOptim(OptimConfig):
+    """The shared optimiser settings plus a learning rate for each of the two small groups."""
 
+    lr_special: float | None = field(
+        default=None,
+        metadata={
+            "help": "learning rate of the reward-token embedding rows (null: lr; 0 keeps them)",
+            "ge": 0,
+        },
+    )
+    lr_head: float | None = field(
+        default=None, metadata={"help": "learning rate of the head (null: lr; 0 keeps it)", "ge": 0}
+    )
+
+
+@dataclass
+class RewardTrainConfig(RunConfig):
+    """Train a multi-dimensional VideoReward model on preference pairs.
+
+    The run settings (``out_dir``, ``steps``, ``save_every``, …) are ``RunConfig``'s and
+    the optimiser's are in ``optim`` (``vidalign.training_config``); ``optim.lr`` is the
+    rate of the backbone weights or LoRA, and ``weight_decay`` never applies to embeddings.
+    """
+
+    RENAMED: ClassVar[dict[str, str]] = {
+        **RunConfig.RENAMED,
+        "lr_special": "optim.lr_special",
+        "lr_head": "optim.lr_head",
+        "warmup_ratio": "optim.warmup_steps (a number of steps, not a share of them)",
+    }
+
+    out_dir: str = run_default("out_dir", "runs/reward")
+    steps: int = run_default("steps", 100)
+    save_every: int = run_default("save_every", 50)
     train_data: str = field(default="", metadata={"help": "pairs file (CSV / JSONL / Parquet)"})
     val_data: str | None = field(default=None, metadata={"help": "validation pairs file"})
     video_root: str | None = field(
         default=None, metadata={"help": "folder for relative video paths"}
     )
-    output_dir: str = field(default="runs/reward", metadata={"help": "run folder"})
     dims: list[str] = field(
         default_factory=lambda: list(DEFAULT_DIMS), metadata={"help": "dimensions"}
     )
@@ -97,53 +128,21 @@ class RewardTrainConfig:
             "train_vision) the tower learn"
         },
     )
-    lr: float = field(
-        default=2e-6, metadata={"help": "learning rate of backbone weights / LoRA", "ge": 0}
-    )
-    lr_special: float | None = field(
-        default=None,
-        metadata={
-            "help": "learning rate of the reward-token embedding rows (null: lr; 0 keeps them)",
-            "ge": 0,
-        },
-    )
-    lr_head: float | None = field(
-        default=None, metadata={"help": "learning rate of the head (null: lr; 0 keeps it)", "ge": 0}
-    )
-    weight_decay: float = field(
-        default=0.0, metadata={"help": "AdamW decay (never on embeddings)", "ge": 0}
-    )
-    schedule: Literal["constant", "cosine", "linear"] = field(
-        default="constant", metadata={"help": "learning-rate schedule after warmup"}
-    )
-    warmup_ratio: float = field(
-        default=0.05, metadata={"help": "share of steps of linear warmup", "ge": 0, "le": 1}
+    optim: RewardOptim = field(
+        default_factory=lambda: RewardOptim(lr=2e-6, warmup_steps=5),
+        metadata={"help": "optimiser: lr (backbone / LoRA), lr_special, lr_head, schedule, …"},
     )
     batch_size: int = field(
         default=1, metadata={"help": "pairs per process per micro-step", "ge": 1}
     )
     grad_accum: int = field(default=4, metadata={"help": "micro-steps per optimizer step", "ge": 1})
-    max_steps: int = field(default=100, metadata={"help": "optimizer steps", "ge": 1})
     epochs: float | None = field(
         default=None,
-        metadata={"help": "if set, max_steps = ceil(epochs * pairs / global batch)", "gt": 0},
-    )
-    max_grad_norm: float = field(
-        default=1.0, metadata={"help": "gradient clipping (0: off)", "ge": 0}
+        metadata={"help": "if set, steps = ceil(epochs * pairs / global batch)", "gt": 0},
     )
     mixed_precision: Literal["no", "bf16", "fp16"] = field(
         default="no", metadata={"help": "autocast"}
     )
-    seed: int = field(default=0, metadata={"help": "seed of init, data order and dropout", "ge": 0})
-    log_every: int = field(default=10, metadata={"help": "steps between TensorBoard logs", "ge": 1})
     eval_every: int = field(
         default=50, metadata={"help": "steps between val evaluations (0: end only)", "ge": 0}
     )
-    save_every: int = field(
-        default=50, metadata={"help": "steps between checkpoints (0: end only)", "ge": 0}
-    )
-    keep_checkpoints: int = field(
-        default=2, metadata={"help": "newest checkpoints kept (0: all)", "ge": 0}
-    )
-    resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint"})
-    progress: bool = field(default=True, metadata={"help": "show a progress bar"})

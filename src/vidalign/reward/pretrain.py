@@ -34,8 +34,9 @@ fine-tunes like a released checkpoint, or that a next stage starts from (``init_
 
 Held-out clips give teacher-forced token accuracy on the scene words and on the defect words,
 and the correlation of predicted and true severity per mode, per text failure for the
-alignment objective (``metrics.json``): the check that the model learned to see before it is
-used. The recipe is two stages, ``configs/reward/synth_vlm.yaml`` (captions and severities)
+alignment objective (``model/metrics.json``, and a ``"split": "val"`` row of the run's
+``metrics.jsonl`` beside the training loss): the check that the model learned to see before
+it is used. The recipe is two stages, ``configs/reward/synth_vlm.yaml`` (captions and severities)
 then ``configs/reward/synth_vlm_align.yaml`` (alignment and severities); their headers and
 ``configs/reward/synth_small.yaml`` record what each choice measured.
 """
@@ -56,15 +57,19 @@ from vidalign.config import check_config
 from vidalign.errors import VidalignError
 from vidalign.reward.tiny import TinyQwen2VLSpec, freeze_vision_stem
 from vidalign.training import (
+    TrainResult,
     batch_indices,
     build_accelerator,
+    due,
     load_checkpoint,
+    log_metrics,
+    lr_scheduler,
     progress,
     save_checkpoint,
     start_run,
     stop_if_not_finite,
-    warmup_cosine,
 )
+from vidalign.training_config import OptimConfig, RunConfig, run_default
 from vidalign.weights import check_weights_folder
 
 DEFECT_WORDS: dict[str, str] = {
@@ -101,17 +106,23 @@ class PretrainSetupError(VidalignError):
 
 
 @dataclass
-class VLMPretrainConfig:
-    """Pre-train the synthetic world's tiny Qwen2-VL on captioned clips."""
+class VLMPretrainConfig(RunConfig):
+    """Pre-train the synthetic world's tiny Qwen2-VL on captioned clips.
 
-    output_dir: str = field(default="runs/vlm_synth", metadata={"help": "run folder"})
+    Run settings are ``RunConfig``'s, the optimiser's in ``optim`` (AdamW, warm-up, cosine).
+    """
+
+    out_dir: str = run_default("out_dir", "runs/vlm_synth")
+    steps: int = run_default("steps", 1500)
+    log_every: int = run_default("log_every", 50)
+    save_every: int = run_default("save_every", 500)
     tiny: TinyQwen2VLSpec = field(
         default_factory=TinyQwen2VLSpec, metadata={"help": "tiny model sizes"}
     )
     init_model: str | None = field(
         default=None,
         metadata={
-            "help": "start from this base VLM folder (an earlier stage's output_dir/model, "
+            "help": "start from this base VLM folder (an earlier stage's out_dir/model, "
             "with its tokenizer and processor) instead of a fresh model; tiny is then unused"
         },
     )
@@ -163,38 +174,13 @@ class VLMPretrainConfig:
             "(see vidalign.reward.tiny.freeze_vision_stem)"
         },
     )
-    steps: int = field(default=1500, metadata={"help": "optimizer steps", "ge": 1})
     batch_size: int = field(
         default=16, metadata={"help": "clips per step (all processes)", "ge": 1}
     )
-    lr: float = field(default=1e-3, metadata={"help": "AdamW peak learning rate", "ge": 0})
-    warmup_steps: int = field(default=50, metadata={"help": "linear warm-up steps", "ge": 0})
-    min_lr_ratio: float = field(
-        default=0.1, metadata={"help": "cosine floor, × lr", "ge": 0, "le": 1}
+    optim: OptimConfig = field(
+        default_factory=lambda: OptimConfig(lr=1e-3, warmup_steps=50, schedule="cosine")
     )
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay", "ge": 0})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clip (0 = off)", "ge": 0})
     mixed_precision: str = field(default="no", metadata={"help": "no / fp16 / bf16"})
-    seed: int = field(default=0, metadata={"help": "seed of clips, model and batches", "ge": 0})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = default)", "ge": 0})
-    log_every: int = field(default=50, metadata={"help": "log the loss every N steps", "ge": 1})
-    save_every: int = field(
-        default=500, metadata={"help": "checkpoint every N steps (0: end only)", "ge": 0}
-    )
-    keep_checkpoints: int = field(
-        default=2, metadata={"help": "complete checkpoints kept (0: all)", "ge": 0}
-    )
-    resume: bool = field(default=False, metadata={"help": "continue from the last checkpoint"})
-    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
-
-
-@dataclass
-class VLMPretrainResult:
-    """The saved model folder, the per-step losses of this call and the held-out metrics."""
-
-    model_dir: Path
-    losses: list[float]
-    metrics: dict[str, float]
 
 
 @dataclass
@@ -550,8 +536,10 @@ def load_base_vlm(path: str | Path):
     return processor, vlm
 
 
-def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
-    """Pre-train per ``cfg`` (module docstring); the model lands in ``output_dir/model``."""
+def pretrain_vlm(cfg: VLMPretrainConfig) -> TrainResult:
+    """Pre-train per ``cfg`` (module docstring); the model lands in ``out_dir/model``, the
+    held-out metrics in ``TrainResult.final_metrics`` and ``model/metrics.json``. With
+    ``stop_at`` the call ends after that step with a checkpoint and no model."""
     from vidalign.reward.builder import make_processor
     from vidalign.reward.processing import SamplingContract
     from vidalign.reward.tiny import build_tiny_backbone
@@ -562,7 +550,7 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
     _check(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    run_dir = Path(cfg.output_dir)
+    run_dir = Path(cfg.out_dir)
     latest = start_run(cfg, run_dir, resume=cfg.resume, error=PretrainSetupError)
     accelerator = build_accelerator(
         mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
@@ -599,22 +587,18 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
     batcher = CaptionBatcher(processor, train)
 
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: warmup_cosine(
-            s, warmup=cfg.warmup_steps, total=cfg.steps, min_ratio=cfg.min_lr_ratio
-        ),
-    )
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    scheduler = lr_scheduler(optimizer, cfg.optim, cfg.steps)
     start = 0
     if latest is not None:
         start, _ = load_checkpoint(latest, model=model, optimizer=optimizer, scheduler=scheduler)
         accelerator.print(f"vidalign: resumed from {latest} at step {start}")
     model, optimizer = accelerator.prepare(model, optimizer)
     model.train()
-    losses: list[float] = []
+    history: list[dict[str, float]] = []
+    end = cfg.steps if cfg.stop_at is None else min(cfg.stop_at, cfg.steps)
     bar = progress(cfg.steps, initial=start, desc="vlm pretrain") if cfg.progress else None
-    for step in range(start, cfg.steps):
+    for step in range(start, end):
         idx = batch_indices(
             len(train), cfg.batch_size, seed=cfg.seed, step=step, rank=rank, world_size=world
         )
@@ -641,26 +625,29 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
                            scheduler=scheduler)  # fmt: skip
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
-        if cfg.max_grad_norm > 0:
-            accelerator.clip_grad_norm_(trainable, cfg.max_grad_norm)
+        if cfg.optim.grad_clip > 0:
+            accelerator.clip_grad_norm_(trainable, cfg.optim.grad_clip)
         optimizer.step()
         scheduler.step()
         done = step + 1
         value = accelerator.reduce(loss.detach(), reduction="mean").item()
-        losses.append(value)
+        history.append({"loss": value})
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{value:.3f}")
-        if done % max(cfg.log_every, 1) == 0 or done == cfg.steps:
-            accelerator.log({"train/loss": value, "lr": scheduler.get_last_lr()[0]}, step=done)
-        if (cfg.save_every and done % cfg.save_every == 0) or done == cfg.steps:
+        if due(done, cfg.log_every, end):
+            log_metrics(accelerator, run_dir, done, {"loss": value}, lr=scheduler.get_last_lr()[0])
+        if due(done, cfg.save_every, end):
             save_checkpoint(
                 run_dir, done, model=model, optimizer=optimizer, scheduler=scheduler,
-                keep=cfg.keep_checkpoints, trainable_only=False,
+                keep=cfg.keep, trainable_only=False,
             )  # fmt: skip
     if bar is not None:
         bar.close()
 
+    if end < cfg.steps:
+        accelerator.end_training()
+        return TrainResult(run_dir, None, max(start, end), history)
     model_dir = run_dir / "model"
     metrics: dict[str, float] = {}
     if accelerator.is_main_process:
@@ -673,6 +660,7 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
             metrics.update(severity_correlation(net, held_batches))
         if align:
             metrics.update(alignment_correlation(net, held_batches))
+        log_metrics(accelerator, run_dir, cfg.steps, metrics, split="val")
         metrics["steps"] = cfg.steps
         with atomic_dir(model_dir) as tmp:
             final.save_pretrained(tmp, safe_serialization=True)
@@ -682,4 +670,4 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> VLMPretrainResult:
         print(f"vlm: {model_dir} (held out: {shown})")
     accelerator.wait_for_everyone()
     accelerator.end_training()
-    return VLMPretrainResult(model_dir, losses, metrics)
+    return TrainResult(run_dir, model_dir, cfg.steps, history, metrics)

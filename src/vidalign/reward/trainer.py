@@ -19,16 +19,14 @@ Run folder::
     checkpoints/     step-N/ (vidalign.training.save_checkpoint)
     logs/            TensorBoard
     model/           the final RewardScorer folder, with normalisation statistics
-    metrics.jsonl    one line per evaluation
+    metrics.jsonl    one row per logged step and, with ``"split": "val"``, per evaluation
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +45,13 @@ from vidalign.reward.scorer import RewardScorer
 from vidalign.reward.template import RewardTemplate
 from vidalign.reward.tiny import freeze_vision_stem
 from vidalign.training import (
+    TrainResult,
     batch_indices,
     build_accelerator,
+    due,
     load_checkpoint,
+    log_metrics,
+    lr_scheduler,
     progress,
     save_checkpoint,
     start_run,
@@ -59,16 +61,6 @@ from vidalign.training import (
 
 class TrainSetupError(VidalignError):
     """The run cannot start: bad data, a run folder in the way, inconsistent settings."""
-
-
-@dataclass
-class TrainResult:
-    """What a run produced: the model folder, steps done and the last metrics."""
-
-    model_dir: Path | None
-    steps: int
-    last_train: dict[str, float] = field(default_factory=dict)
-    last_eval: dict[str, float] = field(default_factory=dict)
 
 
 class ClipCache:
@@ -241,30 +233,15 @@ def _param_groups(
     embed = core.backbone.get_input_embeddings().weight
     head = core.head.weight
     rest = [p for p in model.parameters() if p.requires_grad and p is not embed and p is not head]
+    o = cfg.optim
     # None means "as lr"; 0 is a rate like any other (the group stays as it starts)
-    lr_special = cfg.lr if cfg.lr_special is None else cfg.lr_special
-    lr_head = cfg.lr if cfg.lr_head is None else cfg.lr_head
+    lr_special = o.lr if o.lr_special is None else o.lr_special
+    lr_head = o.lr if o.lr_head is None else o.lr_head
     return [
-        {"params": rest, "lr": cfg.lr, "weight_decay": cfg.weight_decay, "name": "backbone"},
+        {"params": rest, "lr": o.lr, "weight_decay": o.weight_decay, "name": "backbone"},
         {"params": [embed], "lr": lr_special, "weight_decay": 0.0, "name": "special"},
-        {"params": [head], "lr": lr_head, "weight_decay": cfg.weight_decay, "name": "head"},
+        {"params": [head], "lr": lr_head, "weight_decay": o.weight_decay, "name": "head"},
     ]
-
-
-def _lr_lambda(cfg: RewardTrainConfig, total: int):
-    warm = round(cfg.warmup_ratio * total)
-
-    def f(step: int) -> float:
-        if step < warm:
-            return (step + 1) / (warm + 1)
-        if cfg.schedule == "constant":
-            return 1.0
-        frac = (step - warm) / max(1, total - warm)
-        if cfg.schedule == "linear":
-            return max(0.0, 1.0 - frac)
-        return 0.5 * (1.0 + math.cos(math.pi * min(frac, 1.0)))
-
-    return f
 
 
 def _check_config(cfg: RewardTrainConfig) -> None:
@@ -281,10 +258,16 @@ def _check_config(cfg: RewardTrainConfig) -> None:
 
 # -- the loop ------------------------------------------------------------------------------
 def train_reward(cfg: RewardTrainConfig) -> TrainResult:
-    """Train per ``cfg``; see the module docstring for what lands in ``output_dir``."""
+    """Train per ``cfg``; see the module docstring for what lands in ``out_dir``.
+
+    With ``stop_at`` the call ends after that step with a checkpoint and no ``model/``
+    (``TrainResult.model_dir`` None); ``resume`` continues from the latest checkpoint.
+    """
     check_config(cfg)
     _check_config(cfg)
-    run_dir = Path(cfg.output_dir)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    run_dir = Path(cfg.out_dir)
     latest = start_run(cfg, run_dir, resume=cfg.resume, error=TrainSetupError)
     accelerator = build_accelerator(
         mixed_precision=cfg.mixed_precision, log_dir=run_dir / "logs", seed=cfg.seed
@@ -302,11 +285,10 @@ def train_reward(cfg: RewardTrainConfig) -> TrainResult:
 
     optimizer = torch.optim.AdamW(_param_groups(core, model, cfg))
     micro = cfg.batch_size * world
-    total = cfg.max_steps
+    total = cfg.steps
     if cfg.epochs is not None:
         total = math.ceil(cfg.epochs * len(train_pairs) / (micro * cfg.grad_accum))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, total))
-    # The scheduler stays outside accelerate, which would step it once per process.
+    scheduler = lr_scheduler(optimizer, cfg.optim, total)
     model, optimizer = accelerator.prepare(model, optimizer)
 
     start = 0
@@ -316,10 +298,12 @@ def train_reward(cfg: RewardTrainConfig) -> TrainResult:
             print(f"vidalign: resumed from {latest} at step {start}")
 
     cache = ClipCache(processor)
-    result = TrainResult(model_dir=None, steps=start)
+    history: list[dict[str, float]] = []
+    final_eval: dict[str, float] = {}
+    end = total if cfg.stop_at is None else min(cfg.stop_at, total)
     bar = progress(total, initial=start, desc="reward") if cfg.progress else None
     model.train()
-    for step in range(start, total):
+    for step in range(start, end):
         sums: dict[str, float] = {}
         for a in range(cfg.grad_accum):
             idx = batch_indices(
@@ -348,37 +332,39 @@ def train_reward(cfg: RewardTrainConfig) -> TrainResult:
                 sums[k] = sums.get(k, 0.0) + v / cfg.grad_accum
         if embed.grad is not None:
             embed.grad[frozen_rows.to(embed.grad.device)] = 0  # only reward-token rows learn
-        if cfg.max_grad_norm > 0:
-            accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        if cfg.optim.grad_clip > 0:
+            accelerator.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         done = step + 1
-        result.steps, result.last_train = done, sums
+        history.append(sums)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{sums['loss']:.4f}")
-        if done % max(cfg.log_every, 1) == 0 or done == total:
-            logs = {f"train/{k}": v for k, v in sums.items()}
-            logs.update({f"lr/{g['name']}": g["lr"] for g in optimizer.param_groups})
-            accelerator.log(logs, step=done)
+        if due(done, cfg.log_every, end):  # lr: the backbone's (the other groups scale alike)
+            log_metrics(accelerator, run_dir, done, sums, lr=scheduler.get_last_lr()[0])
         if val_pairs and ((cfg.eval_every and done % cfg.eval_every == 0) or done == total):
             if accelerator.is_main_process:
-                result.last_eval = evaluate(
+                last_eval = evaluate(
                     core, processor, cache, val_pairs, loss=cfg.loss, theta=cfg.theta
                 )
-                accelerator.log(result.last_eval, step=done)
-                with open(run_dir / "metrics.jsonl", "a") as fh:
-                    fh.write(json.dumps({"step": done, **result.last_eval}) + "\n")
+                final_eval = last_eval if done == total else {}
+                val = {k.removeprefix("val/"): v for k, v in last_eval.items()}
+                log_metrics(accelerator, run_dir, done, val, split="val")
             accelerator.wait_for_everyone()
-        if (cfg.save_every and done % cfg.save_every == 0) or done == total:
+        if due(done, cfg.save_every, end):
             save_checkpoint(
                 run_dir, done, model=model, optimizer=optimizer, scheduler=scheduler,
-                keep=cfg.keep_checkpoints,
+                keep=cfg.keep,
             )  # fmt: skip
     if bar is not None:
         bar.close()
 
+    if end < total:
+        accelerator.end_training()
+        return TrainResult(run_dir, None, max(start, end), history)
+    model_dir = run_dir / "model"
     if accelerator.is_main_process:
         final = accelerator.unwrap_model(model)
         if cfg.lora.enabled:
@@ -389,7 +375,7 @@ def train_reward(cfg: RewardTrainConfig) -> TrainResult:
             | {(p.path_b, p.prompt) for p in train_pairs}
         )
         scorer.fit_normalization([cache.get(k[0]) for k in keys], [k[1] for k in keys])
-        result.model_dir = scorer.save_pretrained(run_dir / "model")
+        scorer.save_pretrained(model_dir)
     accelerator.wait_for_everyone()
     accelerator.end_training()
-    return result
+    return TrainResult(run_dir, model_dir, total, history, final_eval)
