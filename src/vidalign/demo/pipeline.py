@@ -421,10 +421,9 @@ def _latent_rm_stage(cfg: DemoConfig, out: Path) -> Stage:
             "data": cfg.latent_rm_data,
         }
 
-    source = "dataset" if cfg.latent_rm_data == "dataset" else "pairs"
     return Stage("latent_rm", run,
                  {"guidance": cfg.guidance, "seed": cfg.seed, "data": cfg.latent_rm_data},
-                 ["policy", source], _est(cfg, "latent_rm"))  # fmt: skip
+                 ["policy", cfg.latent_rm_data], _est(cfg, "latent_rm"))  # fmt: skip
 
 
 def _est(cfg: DemoConfig, name: str) -> float:
