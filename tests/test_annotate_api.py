@@ -176,7 +176,7 @@ def test_next_submit_double_submit_and_judgments(env):
     r = client.get("/api/next", headers=h(tokens[0]))
     assert r.status_code == 200
     item = r.json()["item"]
-    assert r.json()["progress"] == {"done": 0, "remaining": 3}
+    assert r.json()["progress"] == {"done": 0, "remaining": 3, "more": False}
     assert item["dims"] == list(ALL) and item["prompt"].startswith("a red circle")
     assert item["fps"] == {"left": 8.0, "right": 8.0} and item["previous"] is None
     body = {

@@ -19,6 +19,7 @@ from vidalign.annotate.queue import (
     BadAnswer,
     Conflict,
     NotFound,
+    Progress,
     choice_to_label,
     label_to_choice,
     next_assignment,
@@ -273,6 +274,18 @@ def test_open_item_is_returned_again_and_progress(tmp_path, db_url):
         assert progress(s, aid).done == 0 and progress(s, aid).remaining == 3
         submit_judgment(s, aid, first, ALL_SAME, 10)
         assert progress(s, aid).done == 1 and progress(s, aid).remaining == 2
+        assert not progress(s, aid).more
+
+
+def test_progress_counts_new_items_up_to_its_cap(tmp_path, db_url):
+    db, _, tokens, _ = seeded_db(tmp_path, n_pairs=5, annotators=1, url=db_url, k=1)
+    (aid,) = _ids(db, tokens)
+    with db.write() as s:
+        assert progress(s, aid, cap=5) == Progress(done=0, remaining=5, more=False)
+        assert progress(s, aid, cap=2) == Progress(done=0, remaining=2, more=True)
+        next_assignment(s, aid)  # one open item, four new ones
+        assert progress(s, aid, cap=2) == Progress(done=0, remaining=3, more=True)
+        assert progress(s, aid, cap=4) == Progress(done=0, remaining=5, more=False)
 
 
 def test_submit_validation_double_submit_and_foreign(tmp_path, db_url):

@@ -208,13 +208,14 @@ def create_app(
     def progress_of(annotator_id: int) -> dict:
         with db.read() as s:
             prog = progress(s, annotator_id)
-        return {"done": prog.done, "remaining": prog.remaining}
+        return {"done": prog.done, "remaining": prog.remaining, "more": prog.more}
 
     async def with_progress(out: dict, annotator_id: int) -> dict:
         """``out`` with the annotator's progress, counted after its write committed.
 
-        The count reads the index entry of every pair still below its ``k``, so it runs on
-        a worker thread (WAL readers run beside the writer), not in the serial write path.
+        The count reads up to ``PROGRESS_CAP`` index entries of pairs still below their
+        ``k``, so it runs on a worker thread (WAL readers run beside the writer), not in the
+        serial write path.
         """
         return out | {"progress": await run_in_threadpool(progress_of, annotator_id)}
 

@@ -158,11 +158,16 @@ _FIRST_CANDIDATES_LATERAL = (
 """The same rows for PostgreSQL. Its planner keeps the index order through a join only by
 merge-joining the whole index, completed batches included; here each batch's first
 candidates are a bounded range of the index, and only those are sorted."""
-_CANDIDATE_COUNT = (
-    select(func.count())
+PROGRESS_CAP = 1000
+""":func:`progress` counts new items up to this many, so a judgment's reply reads at most
+this many index entries however large the batches are; beyond it the count says "more"."""
+_CANDIDATE_COUNT = select(func.count()).select_from(
+    select(Pair.id)
     .select_from(Batch)
     .join(Pair, _BELOW_K)
     .where(Pair.id.not_in(_mine(_ANNOTATOR)))
+    .limit(bindparam("cap", type_=Integer))
+    .subquery()
 )
 _LOCK_BATCHES = select(Batch.id).order_by(Batch.id).with_for_update()
 _STEP_LIVE = (
@@ -422,15 +427,18 @@ def previous_choices(s: Session, a: Assignment) -> dict[str, str] | None:
 @dataclass(frozen=True)
 class Progress:
     """``done``: answers given; ``remaining``: items this annotator can still expect (an upper
-    bound while others work on the same batch)."""
+    bound while others work on the same batch). With ``more`` set, ``remaining`` is a lower
+    bound instead: the count of new items stopped at :data:`PROGRESS_CAP`."""
 
     done: int
     remaining: int
+    more: bool = False
 
 
-def progress(s: Session, annotator_id: int) -> Progress:
+def progress(s: Session, annotator_id: int, cap: int = PROGRESS_CAP) -> Progress:
+    """This annotator's :class:`Progress`; reads at most ``cap + 1`` pairs' index entries."""
     who = {"annotator_id": annotator_id}
     done = answered_count(s, annotator_id)
-    open_n = s.scalar(_OPEN_COUNT, who) or 0
-    new_n = s.scalar(_CANDIDATE_COUNT, who)
-    return Progress(done=done, remaining=int(open_n) + int(new_n or 0))
+    open_n = int(s.scalar(_OPEN_COUNT, who) or 0)
+    new_n = int(s.scalar(_CANDIDATE_COUNT, who | {"cap": cap + 1}) or 0)
+    return Progress(done=done, remaining=open_n + min(new_n, cap), more=new_n > cap)

@@ -151,7 +151,7 @@
 
   // ---- items -------------------------------------------------------------------------------
   function showProgress(p) {
-    if (p) $("progress").textContent = p.done + " done · " + p.remaining + " left";
+    if (p) $("progress").textContent = p.done + " done · " + p.remaining + (p.more ? "+" : "") + " left";
   }
 
   function show(payload) {
