@@ -120,9 +120,10 @@ def test_the_advantages_and_the_clip_match_hand_worked_values():
     # PPO clip, eps 0.2: ratios e^0.3 = 1.35 and e^-0.3 = 0.741 with advantages +1 and -1
     lp_old = torch.zeros(4)
     lp = torch.tensor([0.3, 0.3, -0.3, -0.3])
-    loss, ratio = clipped_policy_loss(lp, lp_old, torch.tensor([1.0, -1.0, 1.0, -1.0]), 0.2)
+    loss, stats = clipped_policy_loss(lp, lp_old, torch.tensor([1.0, -1.0, 1.0, -1.0]), 0.2)
     e = math.exp(0.3)
-    assert ratio.tolist() == pytest.approx([e, e, 1 / e, 1 / e])
+    assert stats.ratio.tolist() == pytest.approx([e, e, 1 / e, 1 / e])
+    assert stats.clipped.tolist() == [1.0, 1.0, 1.0, 1.0]  # |ρ − 1| ≈ 0.35, 0.26 > 0.2
     assert loss.tolist() == pytest.approx([-1.2, e, -1 / e, 0.8])
     # step KL: |0.2|^2 / (2 * 0.5^2) = 0.08 per element
     assert step_kl(

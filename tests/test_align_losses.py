@@ -84,7 +84,8 @@ def test_rwr_equal_rewards_is_plain_flow_matching():
     for norm in ("batch", "global"):
         w = rwr_weights(torch.full((4,), 0.7), normalisation=norm, reward_mean=0.7)
         assert torch.allclose(w, torch.ones(4))
-        assert torch.allclose(flow_rwr_loss(pred, target, w), fm)
+        loss, stats = flow_rwr_loss(pred, target, w)
+        assert torch.allclose(loss, fm) and torch.equal(stats.weights, w)
 
 
 def test_rwr_weights_hand_worked():

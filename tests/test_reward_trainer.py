@@ -1,6 +1,7 @@
 """Reward trainer: it learns, trains only what it should, stops on NaN (its exact resume:
 test_trainer_shape)."""
 
+import dataclasses
 import json
 from types import SimpleNamespace
 
@@ -114,11 +115,11 @@ def test_nonfinite_loss_stops_with_a_checkpoint(data, tmp_path, monkeypatch):
     real = trainer_mod.reward_loss
 
     def poisoned(*args, **kwargs):
-        out = real(*args, **kwargs)
+        per_sample, stats = real(*args, **kwargs)
         calls["n"] += 1
         if calls["n"] == 3:
-            out.loss = out.loss * float("nan")
-        return out
+            stats = dataclasses.replace(stats, per_slot=stats.per_slot * float("nan"))
+        return per_sample, stats
 
     monkeypatch.setattr(trainer_mod, "reward_loss", poisoned)
     with pytest.raises(NonFiniteLossError, match=r"step 2.*last finite weights") as err:

@@ -323,7 +323,7 @@ def _update(cfg, step, chunks, adv, picked, adapter, base, model, policy, refere
                     mean = sde_step_mean(st.x, v, st.t, st.t_next, st.sigma)
                     std = sde_step_std(st.t, st.t_next, st.sigma)
                     lp = gaussian_log_prob(st.x_next, mean, std)
-                    pl, ratio = clipped_policy_loss(lp, st.log_prob, a, cfg.clip_range)
+                    pl, pstats = clipped_policy_loss(lp, st.log_prob, a, cfg.clip_range)
                     kl = torch.zeros_like(pl)
                     if cfg.beta > 0:
                         with torch.no_grad(), lora_disabled(base):
@@ -335,14 +335,14 @@ def _update(cfg, step, chunks, adv, picked, adapter, base, model, policy, refere
                     stop_if_not_finite(loss, step=step, run_dir=run_dir, model=model,
                                        optimizer=optimizer, scheduler=scheduler)  # fmt: skip
                     accelerator.backward(loss / terms)
-                r = ratio.detach().float().cpu()
+                r = pstats.ratio.cpu()
                 if epoch == 0:
                     first_dev = torch.maximum(first_dev, (r - 1).abs().max())
                 sums["loss"] += loss.detach().float().cpu() / terms
                 sums["policy_loss"] += pl.detach().float().mean().cpu() / terms
                 sums["kl"] += kl.detach().float().mean().cpu() / terms
                 sums["ratio"] += r.mean() / terms
-                sums["clip_frac"] += ((r - 1).abs() > cfg.clip_range).float().mean() / terms
+                sums["clip_frac"] += pstats.clipped.cpu().mean() / terms
         if cfg.optim.grad_clip > 0:
             accelerator.clip_grad_norm_(params, cfg.optim.grad_clip)
         optimizer.step()

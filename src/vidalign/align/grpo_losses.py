@@ -2,11 +2,17 @@
 
 Rewards come as a (N, D) tensor, N = prompts × G samples, D reward dimensions, with
 ``groups`` (N,) naming each sample's prompt group. Everything is float32.
+
+Convention (every loss module): a loss returns ``(per_sample, stats)``, the (B,) losses and a
+dataclass of detached diagnostics (``PolicyLossStats``); the caller reduces. ``step_kl``,
+like ``flow.flow_matching_loss``, is a primitive term (the caller adds β·KL to the policy
+loss) and returns the bare (B,) tensor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -66,18 +72,32 @@ def group_advantages(
     return adv.clamp(-clip, clip) if clip > 0 else adv
 
 
+@dataclass(frozen=True)
+class PolicyLossStats:
+    """Diagnostics of the clipped policy loss, each (B,), detached.
+
+    ``ratio``: ρ = exp(lp − lp_old); ``clipped``: 1.0 where |ρ − 1| > ε, the ratio lies
+    outside the clip range (its mean is PPO's clip fraction).
+    """
+
+    ratio: Tensor
+    clipped: Tensor
+
+
 def clipped_policy_loss(
     log_prob: Tensor, old_log_prob: Tensor, advantages: Tensor, clip_range: float
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Tensor, PolicyLossStats]:
     """PPO's clipped surrogate, per sample: −min(ρ·A, clip(ρ, 1−ε, 1+ε)·A), ρ = exp(lp − lp_old).
 
-    All (B,). Returns the losses and the ratios ρ.
+    All (B,). Returns the losses and ``PolicyLossStats``.
     """
     ratio = torch.exp(log_prob.float() - old_log_prob.float())
     a = advantages.float()
     unclipped = -a * ratio
     clipped = -a * ratio.clamp(1.0 - clip_range, 1.0 + clip_range)
-    return torch.maximum(unclipped, clipped), ratio
+    r = ratio.detach()
+    stats = PolicyLossStats(ratio=r, clipped=((r - 1).abs() > clip_range).float())
+    return torch.maximum(unclipped, clipped), stats
 
 
 def step_kl(mean: Tensor, mean_ref: Tensor, std: Tensor) -> Tensor:

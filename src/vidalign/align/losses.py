@@ -2,7 +2,10 @@
 
 Every tensor of velocities is ``(B, C, F, H, W)``; ``t`` is ``(B,)``. Squared errors are
 averaged over the elements of each sample, so loss scales do not depend on video size.
-Each function returns per-sample losses plus a small stats dataclass; callers take the mean.
+
+Convention (every loss module): a loss returns ``(per_sample, stats)``, the (B,) losses and a
+dataclass of detached diagnostics (``DPOStats``, ``RWRStats``); the caller reduces, here by
+the mean. ``flow_matching_loss`` is the shared primitive and returns the (B,) tensor alone.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from vidalign.flow.loss import flow_matching_loss
 
 __all__ = [
     "DPOStats",
+    "RWRStats",
     "dpo_beta",
     "flow_dpo_loss",
     "flow_matching_loss",
@@ -41,7 +45,7 @@ def dpo_beta(beta: float, t: Tensor, schedule: BetaSchedule = "constant") -> Ten
     raise ValueError(f"unknown beta schedule {schedule!r}; use 'constant' or 'one_minus_t_sq'")
 
 
-@dataclass
+@dataclass(frozen=True)
 class DPOStats:
     """Per-pair diagnostics of Flow-DPO, each ``(B,)``.
 
@@ -146,9 +150,18 @@ def rwr_weights(
     raise ValueError(f"unknown RWR normalisation {normalisation!r}; use 'batch' or 'global'")
 
 
-def flow_rwr_loss(v_pred: Tensor, v_target: Tensor, weights: Tensor) -> Tensor:
-    """Flow-RWR: the flow-matching loss weighted per sample, w·mean((v − v_θ)²). ``(B,)``.
+@dataclass(frozen=True)
+class RWRStats:
+    """Diagnostics of Flow-RWR: ``weights`` ``(B,)``, the per-sample weights applied."""
 
-    ``weights`` come from ``rwr_weights`` and carry no gradient.
+    weights: Tensor
+
+
+def flow_rwr_loss(v_pred: Tensor, v_target: Tensor, weights: Tensor) -> tuple[Tensor, RWRStats]:
+    """Flow-RWR: the flow-matching loss weighted per sample, w·mean((v − v_θ)²).
+
+    ``weights`` come from ``rwr_weights`` and carry no gradient. Returns the ``(B,)`` losses
+    and ``RWRStats``.
     """
-    return weights.detach() * flow_matching_loss(v_pred, v_target)
+    w = weights.detach()
+    return w * flow_matching_loss(v_pred, v_target), RWRStats(weights=w)

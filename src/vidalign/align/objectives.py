@@ -1,5 +1,8 @@
 """One training objective per method: the model calls around the pure losses of ``losses``.
 
+Each returns what its loss returns: ``(per_sample, stats)`` for Flow-DPO and Flow-RWR, the
+bare (B,) tensor for SFT (its loss is the primitive ``flow_matching_loss``).
+
 Every function takes the policy as a velocity callable ``policy(x_t, t, cond) -> v``; Flow-DPO
 also takes ``reference``, the same callable on the same network, which it runs under
 ``no_grad`` inside ``lora_disabled(base)`` (REFERENCE.md §4: never a second copy).
@@ -13,7 +16,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from vidalign.align.losses import DPOStats, flow_dpo_loss, flow_matching_loss, flow_rwr_loss
+from vidalign.align.losses import (
+    DPOStats,
+    RWRStats,
+    flow_dpo_loss,
+    flow_matching_loss,
+    flow_rwr_loss,
+)
 from vidalign.flow import interpolate, target_velocity
 from vidalign.policy.lora import lora_disabled
 
@@ -69,7 +78,8 @@ def flow_matching_objective(
 
 def flow_rwr_objective(
     policy: Velocity, x0: Tensor, cond: Tensor, noise: Tensor, t: Tensor, weights: Tensor
-) -> Tensor:
-    """Flow-RWR per sample, ``w·mean((v − v_θ)²)`` with w from ``rwr_weights``. Returns (B,)."""
+) -> tuple[Tensor, RWRStats]:
+    """Flow-RWR per sample, ``w·mean((v − v_θ)²)`` with w from ``rwr_weights``. Returns the
+    (B,) losses and ``RWRStats``."""
     pred = policy(interpolate(x0, noise, t), t, cond)
     return flow_rwr_loss(pred, target_velocity(x0, noise), weights)

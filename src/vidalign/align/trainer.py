@@ -216,8 +216,8 @@ def train_align(cfg: AlignConfig) -> TrainResult:
                 per_pair = flow_matching_objective(policy, x0, cond, noise, t)
             else:
                 weights = _rwr_batch_weights(cfg, examples, step, world, rank, reward_mean)
-                per_pair = flow_rwr_objective(policy, x0, cond, noise, t, weights.to(device))
-                metrics = {"rwr_weight_max": weights.max()}
+                per_pair, rwr = flow_rwr_objective(policy, x0, cond, noise, t, weights.to(device))
+                metrics = {"rwr_weight_max": rwr.weights.max()}
         loss = per_pair.mean()
         stop_if_not_finite(loss, step=step, run_dir=run_dir, model=model, optimizer=optimizer,
                            scheduler=scheduler)  # fmt: skip

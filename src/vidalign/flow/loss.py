@@ -1,6 +1,9 @@
 """The conditional flow-matching loss, per sample: the project's one squared velocity error.
 
 Pre-training, SFT, Flow-RWR and Flow-DPO all measure ‖v − v_θ‖² through this function.
+It is the primitive the losses are built from, so it returns the bare (B,) tensor and no
+stats; the losses proper (``align.losses``, ``reward.losses``, ``align.grpo_losses``) return
+``(per_sample, stats)``.
 """
 
 from __future__ import annotations

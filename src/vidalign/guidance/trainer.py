@@ -30,7 +30,7 @@ from vidalign.guidance.errors import LatentRewardError
 from vidalign.guidance.evaluate import accuracy_metrics, accuracy_to_json, binned_accuracy
 from vidalign.guidance.folder import save_latent_reward
 from vidalign.guidance.model import LatentRewardModel, from_generator
-from vidalign.reward.losses import btt_loss
+from vidalign.reward.losses import RewardLossStats, batch_loss, btt_loss
 from vidalign.training import (
     TrainResult,
     batch_indices,
@@ -73,8 +73,9 @@ def load_data(cfg: LatentRMConfig, *, progress_bar: bool = True):
 def pair_loss(
     model: torch.nn.Module, data: LatentPairs, idx: list[int], t: torch.Tensor,
     noise: torch.Tensor, theta: float,
-):  # fmt: skip
-    """BTT loss of pairs ``idx`` at times ``t`` (b,) with shared ``noise`` (b, C, F, H, W)."""
+) -> tuple[torch.Tensor, RewardLossStats]:  # fmt: skip
+    """BTT loss of pairs ``idx`` at times ``t`` (b,) with shared ``noise`` (b, C, F, H, W):
+    per-pair losses (b,) and their stats, as ``btt_loss``."""
     device = t.device
     x0a, x0b = data.x0[data.a[idx]].to(device), data.x0[data.b[idx]].to(device)
     cond = data.cond[data.prompt[idx]].to(device)
@@ -136,17 +137,18 @@ def train_latent_rm(cfg: LatentRMConfig) -> TrainResult:
         else:
             t = torch.zeros(per_rank)
         noise = torch.randn((per_rank, *train.x0.shape[1:]))
-        out = pair_loss(model, train, idx, t.to(device), noise.to(device), cfg.theta)
-        stop_if_not_finite(out.loss, step=step, run_dir=run_dir, model=model,
+        _, stats = pair_loss(model, train, idx, t.to(device), noise.to(device), cfg.theta)
+        loss = batch_loss(stats)
+        stop_if_not_finite(loss, step=step, run_dir=run_dir, model=model,
                            optimizer=optimizer, scheduler=scheduler)  # fmt: skip
         optimizer.zero_grad(set_to_none=True)
-        accelerator.backward(out.loss)
+        accelerator.backward(loss)
         if cfg.optim.grad_clip > 0:
             accelerator.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
         optimizer.step()
         scheduler.step()
-        value = accelerator.reduce(out.loss.detach(), reduction="mean").item()
-        row = {"loss": value, **out.metrics}
+        value = accelerator.reduce(loss.detach(), reduction="mean").item()
+        row = {"loss": value, **stats.metrics}
         history.append(row)
         if bar is not None:
             bar.update(1)

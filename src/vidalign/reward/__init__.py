@@ -5,7 +5,13 @@ inputs (``processing``), losses (``losses``), training (``trainer``), scoring an
 saved folder (``scorer``), released checkpoints (``released``).
 """
 
-from vidalign.reward.losses import LossOutput, bt_loss, btt_loss, regression_loss
+from vidalign.reward.losses import (
+    RewardLossStats,
+    batch_loss,
+    bt_loss,
+    btt_loss,
+    regression_loss,
+)
 from vidalign.reward.model import VideoRewardModel
 from vidalign.reward.processing import RewardProcessor, SamplingContract
 from vidalign.reward.released import load_released
@@ -13,7 +19,7 @@ from vidalign.reward.scorer import RewardScorer, ScoreError
 from vidalign.reward.template import RewardTemplate, TemplateError
 
 __all__ = [
-    "LossOutput",
+    "RewardLossStats",
     "RewardProcessor",
     "RewardScorer",
     "RewardTemplate",
@@ -21,6 +27,7 @@ __all__ = [
     "ScoreError",
     "TemplateError",
     "VideoRewardModel",
+    "batch_loss",
     "bt_loss",
     "btt_loss",
     "load_released",

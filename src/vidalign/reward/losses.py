@@ -1,12 +1,15 @@
 """Pairwise and pointwise reward losses, per dimension (REFERENCE.md §2).
 
 All functions take rewards of the two videos of each pair, ``r_a, r_b: (B, n)`` (one
-column per dimension), and return a ``LossOutput``. They never call a model.
+column per dimension). They never call a model.
+
+Convention (every loss module): a loss returns ``(per_sample, stats)``, the (B,) loss of
+each pair and a dataclass of diagnostics, here ``RewardLossStats``; the caller reduces.
 
 Reduction. Each (pair, dimension) slot that a loss does not use (a tie under BT, an
-invalid label, a missing score) contributes 0, and the batch loss is the sum over slots
-divided by the fixed count ``B * n``. A fixed denominator makes the loss of a global
-batch equal to the mean of its per-process shares, so data-parallel and gradient
+invalid label, a missing score) contributes 0, and the batch loss (``batch_loss``) is the
+sum over slots divided by the fixed count ``B * n``. A fixed denominator makes the loss of
+a global batch equal to the mean of its per-process shares, so data-parallel and gradient
 accumulation runs match a single-process run.
 """
 
@@ -21,30 +24,38 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-@dataclass
-class LossOutput:
-    """Result of a reward loss.
+@dataclass(frozen=True)
+class RewardLossStats:
+    """Diagnostics of a reward loss; ``per_sample``, its (B,) partner, is
+    ``per_slot.sum(dim=1) / n``.
 
     Attributes:
-        loss: scalar, ``per_slot.sum() / (B * n)``.
-        per_sample: (B,) loss of each pair, summed over dimensions and divided by n.
-        per_slot: (B, n) loss of each pair and dimension (0 where unused).
+        per_slot: (B, n) loss of each pair and dimension (0 where unused). The one stats
+            field that keeps its graph: ``batch_loss`` reduces it to the training loss.
         used: (B, n) bool, slots that contributed.
         metrics: floats: ``loss/<dim>`` (mean over used slots) and ``acc/<dim>`` (share of
             strict pairs whose margin has the label's sign), for dimensions with any slot.
     """
 
-    loss: Tensor
-    per_sample: Tensor
     per_slot: Tensor
     used: Tensor
     metrics: dict[str, float] = field(default_factory=dict)
 
 
+def batch_loss(stats: RewardLossStats) -> Tensor:
+    """The scalar batch loss ``per_slot.sum() / (B * n)`` (the fixed denominator).
+
+    It equals ``per_sample.mean()`` up to rounding; summing the slots directly gives one
+    rounding, so every caller (training, evaluation, the latent reward model) gets the
+    same number and gradient.
+    """
+    return stats.per_slot.sum() / max(stats.per_slot.numel(), 1)
+
+
 def _finish(
     per_slot: Tensor, used: Tensor, margin: Tensor, labels: Tensor | None, dims: Sequence[str]
-) -> LossOutput:
-    b, n = per_slot.shape
+) -> tuple[Tensor, RewardLossStats]:
+    n = per_slot.shape[1]
     per_slot = torch.where(used, per_slot, torch.zeros_like(per_slot))
     metrics: dict[str, float] = {}
     with torch.no_grad():
@@ -57,13 +68,8 @@ def _finish(
                 if strict.any():
                     agree = torch.sign(margin[strict, j]) == labels[strict, j].to(margin.dtype)
                     metrics[f"acc/{dim}"] = float(agree.float().mean())
-    return LossOutput(
-        loss=per_slot.sum() / max(b * n, 1),
-        per_sample=per_slot.sum(dim=1) / max(n, 1),
-        per_slot=per_slot,
-        used=used,
-        metrics=metrics,
-    )
+    per_sample = per_slot.sum(dim=1) / max(n, 1)
+    return per_sample, RewardLossStats(per_slot=per_slot, used=used, metrics=metrics)
 
 
 def _check(r_a: Tensor, r_b: Tensor, labels: Tensor, valid: Tensor | None) -> Tensor:
@@ -87,7 +93,7 @@ def bt_loss(
     valid: Tensor | None = None,
     *,
     dims: Sequence[str] = (),
-) -> LossOutput:
+) -> tuple[Tensor, RewardLossStats]:
     """Bradley–Terry: −log σ(Δ) on strict pairs, Δ = r_chosen − r_rejected; ties unused.
 
     Args:
@@ -114,7 +120,7 @@ def btt_loss(
     *,
     theta: float = 5.0,
     dims: Sequence[str] = (),
-) -> LossOutput:
+) -> tuple[Tensor, RewardLossStats]:
     """Bradley–Terry with ties (Rao–Kupper), θ > 1.
 
     strict: −log σ(Δ − log θ);
@@ -144,7 +150,7 @@ def regression_loss(
     *,
     labels: Tensor | None = None,
     dims: Sequence[str] = (),
-) -> LossOutput:
+) -> tuple[Tensor, RewardLossStats]:
     """Pointwise MSE to per-video scores: (r_a − s_a)² + (r_b − s_b)², NaN scores unused.
 
     A slot is used when both scores are finite. ``labels`` (optional) only feed the

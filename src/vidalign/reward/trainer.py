@@ -38,7 +38,13 @@ from vidalign.errors import VidalignError
 from vidalign.eval.accuracy import accuracy_with_ties, accuracy_without_ties
 from vidalign.reward.builder import build_tiny, from_base
 from vidalign.reward.config import RewardTrainConfig
-from vidalign.reward.losses import LossOutput, bt_loss, btt_loss, regression_loss
+from vidalign.reward.losses import (
+    RewardLossStats,
+    batch_loss,
+    bt_loss,
+    btt_loss,
+    regression_loss,
+)
 from vidalign.reward.model import VideoRewardModel
 from vidalign.reward.processing import ProcessedClip, RewardProcessor, SamplingContract
 from vidalign.reward.scorer import RewardScorer
@@ -102,7 +108,7 @@ def pair_targets(pairs: Sequence[Any], dims: Sequence[str]) -> dict[str, Tensor]
 
 def reward_loss(
     kind: str, r_a: Tensor, r_b: Tensor, t: dict[str, Tensor], *, theta: float, dims: Sequence[str]
-) -> LossOutput:
+) -> tuple[Tensor, RewardLossStats]:
     """Dispatch to the configured loss; ``t`` from ``pair_targets`` (on r_a's device)."""
     if kind == "bt":
         return bt_loss(r_a, r_b, t["labels"], t["valid"], dims=dims)
@@ -139,9 +145,9 @@ def evaluate(
     r_b = raw[[row[(p.path_b, p.prompt)] for p in pairs]]
     dims = model.dims
     t = pair_targets(pairs, dims)
-    out = reward_loss(loss, r_a, r_b, t, theta=theta, dims=dims)
-    metrics = {"val/loss": float(out.loss)}
-    metrics.update({f"val/{k}": v for k, v in out.metrics.items() if k.startswith("loss/")})
+    _, stats = reward_loss(loss, r_a, r_b, t, theta=theta, dims=dims)
+    metrics = {"val/loss": float(batch_loss(stats))}
+    metrics.update({f"val/{k}": v for k, v in stats.metrics.items() if k.startswith("loss/")})
     margin = (r_a - r_b).double().cpu().numpy()
     for j, d in enumerate(dims):
         ok = t["valid"][:, j].numpy()
@@ -323,12 +329,13 @@ def train_reward(cfg: RewardTrainConfig) -> TrainResult:
                 r = model(**inputs).float()
                 b = len(batch_pairs)
                 t = {k: v.to(r.device) for k, v in pair_targets(batch_pairs, dims).items()}
-                out = reward_loss(cfg.loss, r[:b], r[b:], t, theta=cfg.theta, dims=dims)
-                stop_if_not_finite(out.loss, step=step, run_dir=run_dir, model=model,
+                _, stats = reward_loss(cfg.loss, r[:b], r[b:], t, theta=cfg.theta, dims=dims)
+                loss = batch_loss(stats)
+                stop_if_not_finite(loss, step=step, run_dir=run_dir, model=model,
                                    optimizer=optimizer, scheduler=scheduler)  # fmt: skip
-                accelerator.backward(out.loss / cfg.grad_accum)
-            sums["loss"] = sums.get("loss", 0.0) + float(out.loss.detach()) / cfg.grad_accum
-            for k, v in out.metrics.items():
+                accelerator.backward(loss / cfg.grad_accum)
+            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) / cfg.grad_accum
+            for k, v in stats.metrics.items():
                 sums[k] = sums.get(k, 0.0) + v / cfg.grad_accum
         if embed.grad is not None:
             embed.grad[frozen_rows.to(embed.grad.device)] = 0  # only reward-token rows learn
