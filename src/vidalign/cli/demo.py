@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--scale", choices=("tiny", "small"), default="small",
-                   help="tiny: ~2 min smoke run; small: the real demo (~46 min on 2 cores)")  # fmt: skip
+                   help="tiny: ~2 min smoke run; small: the real demo (~65 min on 2 cores)")  # fmt: skip
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/demo-SCALE)")
     p.add_argument("--seed", type=int, default=None, help="seed of every stage")
     p.add_argument(
