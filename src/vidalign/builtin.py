@@ -137,8 +137,8 @@ def fingerprint(adapter, prompts: list[str], *, seed: int = 0) -> dict[str, Any]
     Returns the prompts, each clip's mean pixel value (0-255) and its attribute reads, which
     a test recomputes from the shipped weights.
     """
-    from vidalign.policy.attributes import read_attributes
     from vidalign.policy.sampling import sample_seed, sample_videos
+    from vidalign.synth.attributes import read_attributes
 
     seeds = [sample_seed(seed, i) for i in range(len(prompts))]
     clips = sample_videos(adapter, prompts, seeds, batch_size=len(prompts))
@@ -210,9 +210,9 @@ def write_card(
 
 
 def _generator_fields(out: Path, metrics: dict[str, Any]) -> dict[str, Any]:
-    from vidalign.policy.evaluate import evaluation_prompts
     from vidalign.policy.folder import META_FILE, load_generator
     from vidalign.policy.synth_data import training_prompts
+    from vidalign.synth.generator_eval import evaluation_prompts
 
     meta = json.loads((out / META_FILE).read_text())
     data = meta.get("data")

@@ -70,7 +70,7 @@ def _sample_method(
 
 def _write_clean(cfg: DemoConfig, prompts: dict[str, list[str]], folder: Path) -> dict[str, Path]:
     """The clean renderer's clip of every prompt, as a sample set (``index.jsonl`` + mp4s)."""
-    from vidalign.policy.evaluate import clean_clips
+    from vidalign.synth.generator_eval import clean_clips
     from vidalign.video import write_video
 
     d = cfg.dataset
