@@ -162,10 +162,10 @@ def _config_classes():
     from vidalign.demo.config import DemoConfig
     from vidalign.eval.reward_eval_run import RewardEvalConfig
     from vidalign.guidance.config import AblateConfig, LatentRMConfig
-    from vidalign.policy.config import PretrainConfig
     from vidalign.reward.ablate import RewardAblateConfig
     from vidalign.reward.config import RewardTrainConfig
     from vidalign.reward.pretrain import VLMPretrainConfig
+    from vidalign.synth.generator_config import PretrainConfig
 
     return (PretrainConfig, RewardTrainConfig, VLMPretrainConfig, AlignConfig, GRPOConfig,
             LatentRMConfig, AblateConfig, RewardAblateConfig, RewardEvalConfig, DemoConfig)  # fmt: skip
@@ -228,8 +228,8 @@ def test_an_old_field_name_says_what_it_is_now(recipe, override, message):
 
 
 def test_an_old_recipe_is_refused_naming_the_file_and_each_renamed_field(tmp_path):
-    from vidalign.policy.config import PretrainConfig
     from vidalign.reward.config import RewardTrainConfig
+    from vidalign.synth.generator_config import PretrainConfig
 
     old = tmp_path / "old.yaml"
     old.write_text("output_dir: runs/x\nmax_steps: 10\nlr: 1.0e-3\n")

@@ -9,10 +9,10 @@ from vidalign.align.grpo_config import GRPOConfig
 from vidalign.config import load_config
 from vidalign.demo.config import load_demo_config
 from vidalign.guidance.config import AblateConfig, LatentRMConfig
-from vidalign.policy.config import PretrainConfig
 from vidalign.reward.ablate import RewardAblateConfig
 from vidalign.reward.config import RewardTrainConfig
 from vidalign.reward.pretrain import VLMPretrainConfig
+from vidalign.synth.generator_config import PretrainConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -211,7 +211,7 @@ def write_card(
 
 def _generator_fields(out: Path, metrics: dict[str, Any]) -> dict[str, Any]:
     from vidalign.policy.folder import META_FILE, load_generator
-    from vidalign.policy.synth_data import training_prompts
+    from vidalign.synth.generator_data import training_prompts
     from vidalign.synth.generator_eval import evaluation_prompts
 
     meta = json.loads((out / META_FILE).read_text())

@@ -13,7 +13,7 @@ from vidalign.config import describe_config
 
 
 def register(subparsers) -> None:
-    from vidalign.policy.config import PretrainConfig
+    from vidalign.synth.generator_config import PretrainConfig
     from vidalign.synth.steering import ATTRIBUTES
 
     group = subparsers.add_parser("policy", help="base generator: pre-train, evaluate")
@@ -68,8 +68,8 @@ def register(subparsers) -> None:
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
-    from vidalign.policy.config import PretrainConfig
-    from vidalign.policy.pretrain import pretrain
+    from vidalign.synth.generator_config import PretrainConfig
+    from vidalign.synth.generator_pretrain import pretrain
 
     report_result(pretrain(load_recipe(PretrainConfig, args)), "the generator")
     return 0
@@ -80,7 +80,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     from vidalign.policy.folder import META_FILE, load_generator
     from vidalign.policy.lora import load_lora
-    from vidalign.policy.synth_data import training_prompts
+    from vidalign.synth.generator_data import training_prompts
     from vidalign.synth.generator_eval import evaluate_generator, format_report
 
     device = "cuda" if torch.cuda.is_available() else "cpu"

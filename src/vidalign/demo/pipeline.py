@@ -191,7 +191,7 @@ def _base_identity(cfg: DemoConfig) -> dict[str, Any]:
 
 def base_training_data(cfg: DemoConfig) -> dict[str, int] | None:
     """``{"num_prompts", "seed"}`` of the demo's base generator's training prompts."""
-    from vidalign.policy.config import PretrainConfig
+    from vidalign.synth.generator_config import PretrainConfig
 
     if cfg.base_generator:
         from vidalign.builtin import builtin_model, read_card
@@ -204,7 +204,7 @@ def base_training_data(cfg: DemoConfig) -> dict[str, int] | None:
 
 def base_training_prompts(cfg: DemoConfig) -> list[str]:
     """The prompts the demo's base generator was trained on: never held out for evaluation."""
-    from vidalign.policy.synth_data import training_prompts
+    from vidalign.synth.generator_data import training_prompts
 
     data = base_training_data(cfg)
     return training_prompts(data["num_prompts"], data["seed"]) if data else []
@@ -212,8 +212,8 @@ def base_training_prompts(cfg: DemoConfig) -> list[str]:
 
 def _policy_stage(cfg: DemoConfig) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
-        from vidalign.policy.config import PretrainConfig
-        from vidalign.policy.pretrain import pretrain
+        from vidalign.synth.generator_config import PretrainConfig
+        from vidalign.synth.generator_pretrain import pretrain
 
         if cfg.base_generator:
             from vidalign.builtin import builtin_model, read_card

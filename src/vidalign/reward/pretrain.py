@@ -253,7 +253,7 @@ def render_captioned(
 
 def caption_corpus() -> list[str]:
     """Texts holding every word the captions and the instruction use."""
-    from vidalign.policy.synth_data import vocabulary_texts
+    from vidalign.synth.generator_data import vocabulary_texts
 
     return [
         *vocabulary_texts(),

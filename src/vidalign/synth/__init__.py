@@ -8,6 +8,8 @@
 * ``validate``: severity sweeps and Spearman checks of the oracle.
 * ``annotators``: simulated raters (Rao-Kupper Bradley-Terry with ties, majority vote).
 * ``dataset``, ``stats``: the dataset builder and its Table-1-like summary.
+* ``generator_data``, ``generator_config``, ``generator_pretrain``: the base generator,
+  pre-trained from scratch on clips of the twelve profiles (``vidalign policy pretrain``).
 * ``attributes``, ``steering``, ``generator_eval``: a generator probed on the world: colour,
   shape and direction read back from pixels, word steering, and oracle scores and attribute
   accuracy beside the clean renderer.
