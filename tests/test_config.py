@@ -164,8 +164,8 @@ def _config_classes():
     from vidalign.guidance.config import AblateConfig, LatentRMConfig
     from vidalign.reward.ablate import RewardAblateConfig
     from vidalign.reward.config import RewardTrainConfig
-    from vidalign.reward.pretrain import VLMPretrainConfig
     from vidalign.synth.generator_config import PretrainConfig
+    from vidalign.synth.vlm_pretrain import VLMPretrainConfig
 
     return (PretrainConfig, RewardTrainConfig, VLMPretrainConfig, AlignConfig, GRPOConfig,
             LatentRMConfig, AblateConfig, RewardAblateConfig, RewardEvalConfig, DemoConfig)  # fmt: skip

@@ -117,13 +117,13 @@ def test_the_number_of_rendering_workers_does_not_invalidate_the_dataset_stage(t
 
 def _no_training(monkeypatch):
     """Make pre-training a base VLM or a base generator an error."""
-    import vidalign.reward.pretrain
     import vidalign.synth.generator_pretrain
+    import vidalign.synth.vlm_pretrain
 
     def refuse(*args, **kwargs):
         raise AssertionError("a shipped base model's stage must not train")
 
-    monkeypatch.setattr(vidalign.reward.pretrain, "pretrain_vlm", refuse)
+    monkeypatch.setattr(vidalign.synth.vlm_pretrain, "pretrain_vlm", refuse)
     monkeypatch.setattr(vidalign.synth.generator_pretrain, "pretrain", refuse)
 
 

@@ -11,8 +11,8 @@ from vidalign.demo.config import load_demo_config
 from vidalign.guidance.config import AblateConfig, LatentRMConfig
 from vidalign.reward.ablate import RewardAblateConfig
 from vidalign.reward.config import RewardTrainConfig
-from vidalign.reward.pretrain import VLMPretrainConfig
 from vidalign.synth.generator_config import PretrainConfig
+from vidalign.synth.vlm_pretrain import VLMPretrainConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -35,11 +35,11 @@ from vidalign.errors import VidalignError
 from vidalign.guidance.config import LatentRMConfig
 from vidalign.guidance.trainer import train_latent_rm
 from vidalign.reward.config import RewardTrainConfig
-from vidalign.reward.pretrain import VLMPretrainConfig, pretrain_vlm
 from vidalign.reward.trainer import train_reward
 from vidalign.synth.generator_config import PretrainConfig
 from vidalign.synth.generator_pretrain import pretrain
 from vidalign.synth.prompts import general_prompts
+from vidalign.synth.vlm_pretrain import VLMPretrainConfig, pretrain_vlm
 from vidalign.training import TrainResult
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -53,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
-    from vidalign.reward.pretrain import VLMPretrainConfig, pretrain_vlm
+    from vidalign.synth.vlm_pretrain import VLMPretrainConfig, pretrain_vlm
 
     report_result(pretrain_vlm(load_recipe(VLMPretrainConfig, args)), "the base VLM")
     return 0
@@ -200,7 +200,7 @@ def register(subparsers: Any) -> None:
     """Add ``vidalign reward {pretrain, train, score, eval, ablate}``."""
     from vidalign.reward.ablate import RewardAblateConfig
     from vidalign.reward.config import RewardTrainConfig
-    from vidalign.reward.pretrain import VLMPretrainConfig
+    from vidalign.synth.vlm_pretrain import VLMPretrainConfig
 
     group = subparsers.add_parser("reward", help="train, score and evaluate VideoReward models")
     sub = group.add_subparsers(dest="reward_command", metavar="ACTION")

@@ -114,7 +114,7 @@ def _vlm_stage(cfg: DemoConfig, out: Path, name: str) -> Stage:
     section = getattr(cfg, name)
 
     def run(folder: Path) -> dict[str, Any]:
-        from vidalign.reward.pretrain import VLMPretrainConfig, pretrain_vlm
+        from vidalign.synth.vlm_pretrain import VLMPretrainConfig, pretrain_vlm
 
         data = {**section, "out_dir": str(folder / "run"), "seed": cfg.seed}
         if name == "vlm_align":

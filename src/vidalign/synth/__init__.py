@@ -10,6 +10,8 @@
 * ``dataset``, ``stats``: the dataset builder and its Table-1-like summary.
 * ``generator_data``, ``generator_config``, ``generator_pretrain``: the base generator,
   pre-trained from scratch on clips of the twelve profiles (``vidalign policy pretrain``).
+* ``vlm_pretrain``, ``base_vlm``: the base VLM, a tiny Qwen2-VL taught to caption clips and
+  measure their defects (``vidalign reward pretrain``), and its held-out metrics measured again.
 * ``attributes``, ``steering``, ``generator_eval``: a generator probed on the world: colour,
   shape and direction read back from pixels, word steering, and oracle scores and attribute
   accuracy beside the clean renderer.
