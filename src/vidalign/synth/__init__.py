@@ -15,6 +15,7 @@
 * ``attributes``, ``steering``, ``generator_eval``: a generator probed on the world: colour,
   shape and direction read back from pixels, word steering, and oracle scores and attribute
   accuracy beside the clean renderer.
+* ``guidance_ablate``: the Flow-NRG ablation (Tables 6 / 7) on the world's own labels.
 
 Submodules are imported on use; this package imports nothing heavy.
 """
