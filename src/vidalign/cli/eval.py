@@ -56,7 +56,7 @@ def handle_winrate(args: argparse.Namespace) -> int:
 
 
 def handle_metrics(args: argparse.Namespace) -> int:
-    from vidalign.eval.metrics import oracle_metrics
+    from vidalign.synth.sample_metrics import oracle_metrics
 
     m = oracle_metrics(args.dir, batch_size=args.batch_size, progress=True)
     flat = m.as_dict()

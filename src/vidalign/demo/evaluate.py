@@ -100,8 +100,8 @@ def evaluate(cfg: DemoConfig, out: Path, folder: Path, stages: list[str]) -> dic
     from rich.progress import track
 
     from vidalign.eval.judges import load_judge
-    from vidalign.eval.metrics import oracle_metrics
     from vidalign.eval.winrate_run import run_winrate
+    from vidalign.synth.sample_metrics import oracle_metrics
 
     ev = cfg.evaluation
     prompts = {

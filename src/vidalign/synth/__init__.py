@@ -16,6 +16,7 @@
   shape and direction read back from pixels, word steering, and oracle scores and attribute
   accuracy beside the clean renderer.
 * ``guidance_ablate``: the Flow-NRG ablation (Tables 6 / 7) on the world's own labels.
+* ``sample_metrics``: the oracle metric suite of a sample set (``vidalign eval metrics``).
 
 Submodules are imported on use; this package imports nothing heavy.
 """
