@@ -61,8 +61,10 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 def cmd_ablate(args: argparse.Namespace) -> int:
     from vidalign.reward.ablate import RewardAblateConfig, run_ablation
+    from vidalign.synth.scorers import OracleCeiling
 
-    result = run_ablation(load_config(RewardAblateConfig, args.config, list(args.overrides)))
+    cfg = load_config(RewardAblateConfig, args.config, list(args.overrides))
+    result = run_ablation(cfg, oracle=OracleCeiling())
     print(result.paths["report"].read_text())
     print(f"table: {result.paths['report']} and {result.paths['results']}")
     return 0

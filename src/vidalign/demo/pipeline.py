@@ -164,6 +164,7 @@ def _reward_eval_stage(cfg: DemoConfig, out: Path) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
         from vidalign.eval.reward_eval_run import RewardEvalConfig, run_reward_eval
         from vidalign.eval.reward_report import accuracy_table
+        from vidalign.synth.scorers import OracleCeiling
 
         result = run_reward_eval(
             RewardEvalConfig(
@@ -171,7 +172,8 @@ def _reward_eval_stage(cfg: DemoConfig, out: Path) -> Stage:
                 data=str(out / "dataset" / "test.csv"),
                 out=str(folder),
                 seed=cfg.seed,
-            )
+            ),
+            oracle=OracleCeiling(),
         )
         return {"table": accuracy_table(result.results), "notes": result.notes}
 
@@ -279,7 +281,7 @@ def _pairs_stage(cfg: DemoConfig, out: Path) -> Stage:
 def _gold_pairs_stage(cfg: DemoConfig, out: Path) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
         from vidalign.align.pairs import proxy_accuracy, relabel_pairs, tie_rates
-        from vidalign.eval.baselines import OracleScorer
+        from vidalign.synth.scorers import OracleScorer
 
         settings = {k: v for k, v in cfg.pairs.items() if k in _PAIRING_KEYS}
         src = Path(stage_summary(out, "pairs")["pair_file"]).parent
@@ -325,6 +327,7 @@ def _align_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
         from vidalign.align.config import AlignConfig
         from vidalign.align.trainer import train_align
+        from vidalign.synth.scorers import named_judges
 
         data = {
             **overrides,
@@ -339,7 +342,8 @@ def _align_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
                 **overrides["monitor"],
                 "proxy": stage_summary(out, "reward")["model_dir"],
             }
-        result = train_align(config_from_dict(AlignConfig, data, where=f"demo align.{arm}"))
+        acfg = config_from_dict(AlignConfig, data, where=f"demo align.{arm}")
+        result = train_align(acfg, named_judges=named_judges())
         fifths = _first_last_fifth(result.history)
         return {
             "lora_dir": str(result.model_dir),
@@ -360,6 +364,7 @@ def _grpo_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
         from vidalign.align.grpo import train_grpo
         from vidalign.align.grpo_config import GRPOConfig
+        from vidalign.synth.scorers import gold_sources, named_judges
 
         prompts = _split_prompts(out / "dataset")[:n_prompts]
         prompt_file = folder / "prompts.txt"
@@ -377,7 +382,8 @@ def _grpo_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
         }
         if cfg.grpo.get("monitor", {}).get("every", 0) > 0:
             data["monitor"] = {**cfg.grpo["monitor"], "proxy": reward_dir}
-        result = train_grpo(config_from_dict(GRPOConfig, data, where=f"demo grpo ({arm})"))
+        gcfg = config_from_dict(GRPOConfig, data, where=f"demo grpo ({arm})")
+        result = train_grpo(gcfg, gold_sources=gold_sources(), named_judges=named_judges())
         fifths = _first_last_fifth(result.history)
         return {
             "lora_dir": str(result.model_dir),

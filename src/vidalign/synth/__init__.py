@@ -16,6 +16,8 @@
   shape and direction read back from pixels, word steering, and oracle scores and attribute
   accuracy beside the clean renderer.
 * ``guidance_ablate``: the Flow-NRG ablation (Tables 6 / 7) on the world's own labels.
+* ``scorers``: the oracle in the library's shapes (a scorer, a ceiling row, a judge, a GRPO
+  reward source), which the CLI and the demo pass into the library.
 * ``sample_metrics``: the oracle metric suite of a sample set (``vidalign eval metrics``).
 
 Submodules are imported on use; this package imports nothing heavy.

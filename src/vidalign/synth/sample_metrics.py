@@ -28,7 +28,13 @@ from vidalign import __version__
 from vidalign.eval.diversity import diversity
 from vidalign.eval.sample_set import Sample, read_sample_set
 from vidalign.eval.score_cache import score_items
-from vidalign.eval.scorer import OVERALL, EvalError, resolve_weights, weighted_overall
+from vidalign.eval.scorer import (
+    OVERALL,
+    EvalError,
+    check_lengths,
+    resolve_weights,
+    weighted_overall,
+)
 from vidalign.synth.oracle import judge_details
 from vidalign.video import read_video
 
@@ -58,8 +64,7 @@ class OracleDetailScorer:
         normalize: bool = True,
         weights: dict[str, float] | None = None,
     ) -> list[dict[str, float]]:
-        if len(videos) != len(prompts):
-            raise EvalError(f"got {len(videos)} videos but {len(prompts)} prompts")
+        check_lengths(videos, prompts)
         w = resolve_weights(self.dims, weights)
         out = []
         for video, prompt in zip(videos, prompts, strict=True):
