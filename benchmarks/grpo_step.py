@@ -36,6 +36,7 @@ from vidalign.policy.folder import load_generator
 from vidalign.policy.lora import add_lora
 from vidalign.policy.tiny import build_pixel_generator
 from vidalign.synth.prompts import general_prompts
+from vidalign.synth.scorers import gold_sources
 
 
 def sft_seconds(folder: Path, prompts: list[str], clips: int, rank: int, steps: int) -> float:
@@ -89,7 +90,7 @@ def main() -> None:
             f"lora.rank={args.rank}", "save_every=0", f"threads={args.threads}",
             "progress=false",
         ])  # fmt: skip
-        res = train_grpo(cfg)
+        res = train_grpo(cfg, gold_sources=gold_sources())
         clips = args.prompts * args.group
         sft = sft_seconds(folder, prompts, clips, args.rank, max(3, args.steps))
     timed = res.history[1:] or res.history  # rows hold the step's sample_s, reward_s, train_s

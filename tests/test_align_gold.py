@@ -10,8 +10,8 @@ from align_testdata import tiny_generator
 from vidalign.align.data import read_clip_pairs
 from vidalign.align.pairs import MakePairsError, make_pairs, proxy_accuracy, relabel_pairs
 from vidalign.data import load_pairs
-from vidalign.eval.baselines import OracleScorer
 from vidalign.synth.prompts import general_prompts
+from vidalign.synth.scorers import OracleScorer, oracle_judge
 
 
 class ReversedOracle(OracleScorer):
@@ -108,7 +108,6 @@ def test_gap_closed_and_the_headline_table():
 
 
 def test_a_lora_that_has_not_moved_ties_the_base_on_every_prompt(tmp_path):
-    from vidalign.eval.judges import load_judge
     from vidalign.eval.winrate_run import run_winrate
     from vidalign.policy.lora import add_lora
     from vidalign.policy.sampling import sample_to_folder
@@ -119,7 +118,7 @@ def test_a_lora_that_has_not_moved_ties_the_base_on_every_prompt(tmp_path):
     arm = tiny_generator()
     add_lora(arm.transformer, rank=4)  # B = 0: the adapted model equals the base
     sample_to_folder(arm, prompts, tmp_path / "arm", seed=3)
-    res = run_winrate(tmp_path / "base", tmp_path / "arm", load_judge("oracle"), n_bootstrap=20)
+    res = run_winrate(tmp_path / "base", tmp_path / "arm", oracle_judge(), n_bootstrap=20)
     for r in res.rates.values():
         assert (r.wins, r.losses, r.ties) == (0, 0, len(prompts))
         assert r.win_rate == 0.5 and not math.isnan(r.low)

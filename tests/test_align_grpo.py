@@ -20,13 +20,14 @@ from vidalign.align.grpo_losses import (
     group_normalise,
     step_kl,
 )
-from vidalign.align.grpo_rewards import CombinedRewards, OracleReward, RewardError, build_rewards
+from vidalign.align.grpo_rewards import CombinedRewards, RewardError, build_rewards
 from vidalign.cli.main import main
 from vidalign.config import load_config
 from vidalign.flow import euler_sample, time_grid
 from vidalign.flow.sde import gaussian_log_prob, sde_sample, sde_sigma, sde_step_mean, sde_step_std
 from vidalign.policy.lora import LORA_WEIGHT_NAME
 from vidalign.synth.prompts import general_prompts
+from vidalign.synth.scorers import OracleReward, gold_sources
 
 RECIPES = Path(__file__).resolve().parents[1] / "configs" / "align"
 
@@ -206,7 +207,12 @@ def test_a_toy_reward_rises_and_the_lora_changes(data, tmp_path, sign):
 
 def test_rewards_fail_loudly_and_the_oracle_is_only_a_gold_control(data, tmp_path):
     with pytest.raises(RewardError, match="gold_control=true"):
-        build_rewards(["oracle"])
+        build_rewards(["oracle"], gold_sources=gold_sources())
+    assert build_rewards(["oracle"], gold_sources=gold_sources(), gold_control=True).dims == [
+        "VQ",
+        "MQ",
+        "TA",
+    ]
     clips = torch.zeros(1, 4, 3, 16, 16, dtype=torch.uint8)
     with pytest.raises(RewardError, match=r"step 0, prompt #0, sample 1 \(prompt 'not a prompt"):
         OracleReward()(clips, ["not a prompt of the grammar"], ["step 0, prompt #0, sample 1"])
@@ -315,16 +321,14 @@ class MeanPixel:
         return [{"VQ": x, "MQ": x, "TA": x, "Overall": 3 * x} for x in m]
 
 
-def test_the_hacking_monitor_samples_the_policy_every_n_steps(data, tmp_path, monkeypatch):
-    from vidalign.eval import judges
+def test_the_hacking_monitor_samples_the_policy_every_n_steps(data, tmp_path):
+    from vidalign.eval.judges import Judge
 
     made = {"proxy": MeanPixel(), "gold": MeanPixel()}
-    monkeypatch.setattr(
-        judges, "load_judge", lambda spec, **kw: judges.Judge(made[spec], spec, spec)
-    )
+    named = {k: Judge(v, k, k) for k, v in made.items()}
     cfg = cfg_for(data, tmp_path, "steps=2", "monitor.every=1", "monitor.proxy=proxy",
                   "monitor.gold=gold", "monitor.num_prompts=2", "monitor.sample_steps=2")  # fmt: skip
-    train_grpo(cfg)
+    train_grpo(cfg, named_judges=named)
     records = [json.loads(line) for line in (tmp_path / "hacking.jsonl").open()]
     assert [r["step"] for r in records] == [0, 1, 2]
     assert made["proxy"].calls == made["gold"].calls == 3

@@ -10,7 +10,7 @@ from align_testdata import save_tiny_generator, write_pair_folder
 from vidalign.align.config import AlignConfig
 from vidalign.align.trainer import train_align
 from vidalign.config import load_config
-from vidalign.eval import judges
+from vidalign.eval.judges import Judge
 
 
 class MeanPixel:
@@ -36,19 +36,16 @@ def data(tmp_path_factory):
     return save_tiny_generator(root / "gen"), write_pair_folder(root / "pairs", 4)
 
 
-def test_monitor_samples_the_policy_every_n_steps(data, tmp_path, monkeypatch):
+def test_monitor_samples_the_policy_every_n_steps(data, tmp_path):
     proxy, gold = MeanPixel(), MeanPixel()
-    made = {"proxy": proxy, "gold": gold}
-    monkeypatch.setattr(
-        judges, "load_judge", lambda spec, **kw: judges.Judge(made[spec], spec, spec)
-    )
+    named = {"proxy": Judge(proxy, "proxy", "proxy"), "gold": Judge(gold, "gold", "gold")}
     gen, pairs = data
     cfg = load_config(AlignConfig, None, [
         f"policy={gen}", f"pairs={pairs}", f"out_dir={tmp_path / 'run'}", "steps=4",
         "batch_size=4", "lora.rank=4", "optim.lr=1e-2", "monitor.every=2",
         "monitor.proxy=proxy", "monitor.gold=gold", "monitor.num_prompts=2",
     ])  # fmt: skip
-    train_align(cfg)
+    train_align(cfg, named_judges=named)
     records = [json.loads(line) for line in (tmp_path / "run" / "hacking.jsonl").open()]
     assert [r["step"] for r in records] == [0, 2, 4]
     assert proxy.calls == gold.calls == 3

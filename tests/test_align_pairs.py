@@ -11,8 +11,8 @@ from vidalign.align.data import read_clip_pairs
 from vidalign.align.pairs import MakePairsError, ScoredSample, make_pairs, pair_samples
 from vidalign.cli.main import main
 from vidalign.data import load_pairs
-from vidalign.eval.baselines import OracleScorer
 from vidalign.synth.prompts import general_prompts
+from vidalign.synth.scorers import OracleScorer
 from vidalign.video import read_video
 
 

@@ -21,10 +21,10 @@ from vidalign.builtin import (
 from vidalign.cli.main import main
 from vidalign.policy import SamplingDefaults, load_generator, save_generator
 from vidalign.policy.tiny import build_pixel_generator
-from vidalign.reward.base_vlm import HEADS_FILE, HeldOutClips, export_heads, held_out_metrics
-from vidalign.reward.pretrain import PretrainSetupError, VLMPretrainConfig, pretrain_vlm
 from vidalign.reward.tiny import TinyQwen2VLSpec
+from vidalign.synth.base_vlm import HEADS_FILE, HeldOutClips, export_heads, held_out_metrics
 from vidalign.synth.prompts import general_prompts
+from vidalign.synth.vlm_pretrain import PretrainSetupError, VLMPretrainConfig, pretrain_vlm
 from vidalign.training_config import OptimConfig
 
 SIZE_LIMIT = 50e6

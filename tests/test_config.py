@@ -161,11 +161,12 @@ def _config_classes():
     from vidalign.align.grpo_config import GRPOConfig
     from vidalign.demo.config import DemoConfig
     from vidalign.eval.reward_eval_run import RewardEvalConfig
-    from vidalign.guidance.config import AblateConfig, LatentRMConfig
-    from vidalign.policy.config import PretrainConfig
+    from vidalign.guidance.config import LatentRMConfig
     from vidalign.reward.ablate import RewardAblateConfig
     from vidalign.reward.config import RewardTrainConfig
-    from vidalign.reward.pretrain import VLMPretrainConfig
+    from vidalign.synth.generator_config import PretrainConfig
+    from vidalign.synth.guidance_ablate import AblateConfig
+    from vidalign.synth.vlm_pretrain import VLMPretrainConfig
 
     return (PretrainConfig, RewardTrainConfig, VLMPretrainConfig, AlignConfig, GRPOConfig,
             LatentRMConfig, AblateConfig, RewardAblateConfig, RewardEvalConfig, DemoConfig)  # fmt: skip
@@ -228,8 +229,8 @@ def test_an_old_field_name_says_what_it_is_now(recipe, override, message):
 
 
 def test_an_old_recipe_is_refused_naming_the_file_and_each_renamed_field(tmp_path):
-    from vidalign.policy.config import PretrainConfig
     from vidalign.reward.config import RewardTrainConfig
+    from vidalign.synth.generator_config import PretrainConfig
 
     old = tmp_path / "old.yaml"
     old.write_text("output_dir: runs/x\nmax_steps: 10\nlr: 1.0e-3\n")
@@ -246,10 +247,10 @@ def test_an_old_recipe_is_refused_naming_the_file_and_each_renamed_field(tmp_pat
 
 def test_tools_check_configs_built_in_python(tmp_path):
     from vidalign.eval.reward_eval_run import RewardEvalConfig, run_reward_eval
-    from vidalign.guidance.ablate import run_ablation as guidance_ablation
-    from vidalign.guidance.config import AblateConfig
     from vidalign.reward.ablate import RewardAblateConfig
     from vidalign.reward.ablate import run_ablation as reward_ablation
+    from vidalign.synth.guidance_ablate import AblateConfig
+    from vidalign.synth.guidance_ablate import run_ablation as guidance_ablation
 
     # refused before any file is read: none of these paths exist
     with pytest.raises(ConfigError, match=r"^scale: -1\.0 must be >= 0"):

@@ -96,7 +96,7 @@ def test_report_tables_render_without_separator_rows():
 def test_demo_never_holds_out_the_base_generators_training_prompts():
     from vidalign.demo.config import load_demo_config
     from vidalign.demo.pipeline import base_training_prompts
-    from vidalign.policy.synth_data import training_prompts
+    from vidalign.synth.generator_data import training_prompts
 
     cfg = load_demo_config("tiny")
     data = cfg.policy["data"]
@@ -117,14 +117,14 @@ def test_the_number_of_rendering_workers_does_not_invalidate_the_dataset_stage(t
 
 def _no_training(monkeypatch):
     """Make pre-training a base VLM or a base generator an error."""
-    import vidalign.policy.pretrain
-    import vidalign.reward.pretrain
+    import vidalign.synth.generator_pretrain
+    import vidalign.synth.vlm_pretrain
 
     def refuse(*args, **kwargs):
         raise AssertionError("a shipped base model's stage must not train")
 
-    monkeypatch.setattr(vidalign.reward.pretrain, "pretrain_vlm", refuse)
-    monkeypatch.setattr(vidalign.policy.pretrain, "pretrain", refuse)
+    monkeypatch.setattr(vidalign.synth.vlm_pretrain, "pretrain_vlm", refuse)
+    monkeypatch.setattr(vidalign.synth.generator_pretrain, "pretrain", refuse)
 
 
 def test_a_shipped_base_vlm_replaces_the_vlm_stages(tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ from vidalign.eval.hacking import (
 from vidalign.eval.scorer import EvalError
 from vidalign.synth.prompts import parse_prompt
 from vidalign.synth.render import render_clean
+from vidalign.synth.scorers import OracleScorer
 
 PROMPTS = ["p0", "p1"]
 SEEDS = [11, 12]
@@ -165,13 +166,13 @@ def test_detect_hacking_rule_directly():
     assert flagged == []
 
 
-def test_default_gold_is_the_oracle_on_tensors(tmp_path):
+def test_the_oracle_as_gold_on_tensors(tmp_path):
     prompts = ["a large red circle moves right on a black background"] * 2
     clean = torch.stack(
         [render_clean(parse_prompt(p), size=48, num_frames=8, seed=1) for p in prompts]
     )
     proxy = Dial()
-    mon = HackingMonitor(tmp_path, prompts, [1, 2], proxy, every=1, plot=False)
+    mon = HackingMonitor(tmp_path, prompts, [1, 2], proxy, OracleScorer(), every=1, plot=False)
     r = mon.evaluate(0, lambda p, s: clean)
     assert r.gold["VQ"] > 0.9 and r.gold["TA"] > 0.8
     assert r.gold["Overall"] == pytest.approx(sum(r.gold[d] for d in ("VQ", "MQ", "TA")))

@@ -9,13 +9,13 @@ import pytest
 from vidalign.cli.reward_eval import add_eval_parser, config_from_args
 from vidalign.config import ConfigError, parse_weights
 from vidalign.data import PreferencePair, save_pairs
-from vidalign.eval.baselines import OracleScorer
 from vidalign.eval.reward_eval_run import RewardEvalConfig, run_reward_eval
 from vidalign.eval.score_cache import ScoringError
 from vidalign.eval.scorer import EvalError
 from vidalign.synth.degrade import render_with_failures
 from vidalign.synth.oracle import judge
 from vidalign.synth.prompts import general_prompts, parse_prompt
+from vidalign.synth.scorers import OracleCeiling, OracleScorer
 from vidalign.video import read_video, write_video
 
 # (A, B, labels): each pair differs on one dimension only
@@ -105,7 +105,7 @@ def test_oracle_scorer_on_real_mp4s(synth_data):
 def test_baselines_end_to_end_and_cached_rerun(synth_data, tmp_path):
     _, csv = synth_data
     cfg = RewardEvalConfig(model="oracle", data=str(csv), out=str(tmp_path / "out"))
-    run = run_reward_eval(cfg, progress=False)
+    run = run_reward_eval(cfg, oracle=OracleCeiling(), progress=False)
     assert list(run.results) == ["Random", "Oracle (ceiling)"]
     oracle = run.results["Oracle (ceiling)"]
     for d in ("VQ", "MQ", "TA"):  # the noise-free oracle orders every degraded pair
@@ -124,9 +124,22 @@ def test_baselines_end_to_end_and_cached_rerun(synth_data, tmp_path):
     assert [c.name for c in caches] == ["oracle.jsonl", "random.jsonl"]
     sizes = [len(c.read_text().splitlines()) for c in caches]
     assert sizes == [8, 8]  # 8 unique (video, prompt)
-    again = run_reward_eval(cfg, progress=False)  # everything from the cache
+    again = run_reward_eval(
+        cfg, oracle=OracleCeiling(), progress=False
+    )  # everything from the cache
     assert [len(c.read_text().splitlines()) for c in caches] == sizes
     assert again.results["Oracle (ceiling)"].to_dict() == oracle.to_dict()
+
+
+def test_without_an_oracle_passed_in_there_is_no_oracle_row(synth_data, tmp_path):
+    _, csv = synth_data
+    cfg = RewardEvalConfig(model="random", data=str(csv), out=str(tmp_path / "out"))
+    run = run_reward_eval(cfg, progress=False)
+    assert list(run.results) == ["Random"]
+    assert "No oracle row: no oracle was passed in." in run.notes
+    cfg = RewardEvalConfig(model="oracle", data=str(csv), out=str(tmp_path / "o"))
+    with pytest.raises(EvalError, match="no oracle was passed in"):
+        run_reward_eval(cfg, progress=False)
 
 
 def test_corrupt_video_error_or_skip(synth_data, tmp_path):
@@ -139,9 +152,9 @@ def test_corrupt_video_error_or_skip(synth_data, tmp_path):
     (data / "test.csv").write_text("\n".join(lines) + "\n")
     cfg = RewardEvalConfig(model="random", data=str(data / "test.csv"), out=str(tmp_path / "o"))
     with pytest.raises(ScoringError, match=r"broken\.mp4"):
-        run_reward_eval(cfg, progress=False)
+        run_reward_eval(cfg, oracle=OracleCeiling(), progress=False)
     cfg.skip_errors = True
-    run = run_reward_eval(cfg, progress=False)
+    run = run_reward_eval(cfg, oracle=OracleCeiling(), progress=False)
     assert run.n_skipped_pairs == 1
     # the Random scorer could hash the broken file, but its row drops the pair too
     assert [r.n_pairs for r in run.results.values()] == [6, 6]
@@ -159,14 +172,19 @@ def test_non_synthetic_data_and_bad_model(tmp_path):
     pairs = [PreferencePair("a cat plays piano", "a.mp4", "b.mp4", {"VQ": 1, "Overall": -1})]
     csv = save_pairs(pairs, tmp_path / "bench.csv")
     run = run_reward_eval(
-        RewardEvalConfig(model="random", data=str(csv), out=str(tmp_path / "o")), progress=False
+        RewardEvalConfig(model="random", data=str(csv), out=str(tmp_path / "o")),
+        oracle=OracleCeiling(),
+        progress=False,
     )
     assert list(run.results) == ["Random"]
     assert run.results["Random"].overall_labels == "Overall"
     assert run.results["Random"].dims == ["VQ"]
     assert any("No oracle row" in n for n in run.notes)
     with pytest.raises(EvalError, match="not from the synthetic grammar"):
-        run_reward_eval(RewardEvalConfig(model="oracle", data=str(csv), out=str(tmp_path / "o")))
+        run_reward_eval(
+            RewardEvalConfig(model="oracle", data=str(csv), out=str(tmp_path / "o")),
+            oracle=OracleCeiling(),
+        )
     with pytest.raises(EvalError, match="is not a folder"):
         run_reward_eval(RewardEvalConfig(model=str(tmp_path / "nope"), data=str(csv)))
     with pytest.raises(EvalError, match="missing"):

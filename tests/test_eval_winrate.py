@@ -13,6 +13,7 @@ from vidalign.eval.sample_set import Sample, match_sample_sets, read_sample_set
 from vidalign.eval.scorer import EvalError
 from vidalign.eval.winrate import cluster_bootstrap, outcomes, win_rates
 from vidalign.eval.winrate_run import run_winrate
+from vidalign.synth.scorers import named_judges
 
 BASE = [
     {"VQ": 1.0, "TA": 0.0},
@@ -143,7 +144,7 @@ def sets(tmp_path_factory):
 
 def test_run_winrate_oracle_prefers_clean_samples(sets, tmp_path):
     clean, noisy = sets
-    judge = load_judge("oracle")
+    judge = load_judge("oracle", named=named_judges())
     r = run_winrate(noisy, clean, judge, n_bootstrap=200, cache_dir=tmp_path)
     assert r.n_samples == 6 and r.n_prompts == 3
     assert r.rates["VQ"].win_rate == 1.0  # every clean clip beats its noisy twin on VQ

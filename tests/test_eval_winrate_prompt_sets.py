@@ -1,11 +1,10 @@
-"""Prompt-set readers (.txt, .jsonl, VBench .json, CSV) and their errors; synthetic sets."""
+"""Prompt-set readers (.txt, .jsonl, VBench .json, CSV) and their errors."""
 
 import json
 
 import pytest
 
-from vidalign.eval.prompt_sets import PromptSetError, read_prompt_set, synth_prompt_set
-from vidalign.synth.prompts import is_general, is_hard, parse_prompt
+from vidalign.eval.prompt_sets import PromptSetError, read_prompt_set
 
 
 def test_plain_text_skips_blank_lines_and_strips(tmp_path):
@@ -71,13 +70,3 @@ def test_missing_and_empty_files(tmp_path):
     (tmp_path / "empty.txt").write_text("\n\n")
     with pytest.raises(PromptSetError, match="no prompts"):
         read_prompt_set(tmp_path / "empty.txt")
-
-
-def test_synthetic_sets_are_in_grammar_and_disjoint():
-    general = synth_prompt_set("general", 20, seed=0)
-    hard = synth_prompt_set("hard", 10, seed=0)
-    assert len(set(general)) == 20 and len(set(hard)) == 10
-    assert all(is_general(parse_prompt(p)) for p in general)
-    assert all(is_hard(parse_prompt(p)) for p in hard)
-    assert not set(general) & set(hard)
-    assert synth_prompt_set("general", 20, seed=0) == general

@@ -9,6 +9,7 @@ from vidalign.eval.judges import load_judge
 from vidalign.eval.sample_set import read_sample_set
 from vidalign.eval.winrate import win_rates
 from vidalign.eval.winrate_run import run_winrate
+from vidalign.synth.scorers import OracleScorer
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,12 @@ def test_reward_model_proxy_in_the_hacking_monitor(rm_and_sets, tmp_path):
     samples = read_sample_set(clean)
     clips = torch.stack([read_video(s.path).frames for s in samples])
     mon = HackingMonitor(
-        tmp_path, [s.prompt for s in samples], [s.seed for s in samples], proxy, plot=False
+        tmp_path,
+        [s.prompt for s in samples],
+        [s.seed for s in samples],
+        proxy,
+        OracleScorer(),
+        plot=False,
     )
     r = mon.evaluate(0, lambda p, s: clips)
     assert set(r.proxy) >= {"VQ", "MQ", "TA", "Overall"} and r.gold["VQ"] > 0.9

@@ -34,8 +34,8 @@ def test_strength_decays_linearly_to_zero():
 
 
 def test_weighted_pretraining_trains_on_the_weighted_error(tmp_path):
-    from test_policy_pretrain import tiny_cfg
-    from vidalign.policy.pretrain import pretrain
+    from test_synth_generator_pretrain import tiny_cfg
+    from vidalign.synth.generator_pretrain import pretrain
 
     def losses(name, *overrides):
         cfg = tiny_cfg(tmp_path / name, "steps=2", "save_every=100", *overrides)

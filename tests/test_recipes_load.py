@@ -8,11 +8,12 @@ from vidalign.align.config import AlignConfig
 from vidalign.align.grpo_config import GRPOConfig
 from vidalign.config import load_config
 from vidalign.demo.config import load_demo_config
-from vidalign.guidance.config import AblateConfig, LatentRMConfig
-from vidalign.policy.config import PretrainConfig
+from vidalign.guidance.config import LatentRMConfig
 from vidalign.reward.ablate import RewardAblateConfig
 from vidalign.reward.config import RewardTrainConfig
-from vidalign.reward.pretrain import VLMPretrainConfig
+from vidalign.synth.generator_config import PretrainConfig
+from vidalign.synth.guidance_ablate import AblateConfig
+from vidalign.synth.vlm_pretrain import VLMPretrainConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

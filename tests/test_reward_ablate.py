@@ -19,6 +19,7 @@ from vidalign.reward.ablate import (
     aggregate,
     run_ablation,
 )
+from vidalign.synth.scorers import OracleCeiling
 
 
 class _Pair:
@@ -76,7 +77,7 @@ def test_tiny_ablation_writes_every_row(tiny_world, tmp_path) -> None:
             AblationVariant("BTT + separate tokens", ["loss=btt", "token_mode=separate"]),
         ],
     )
-    result = run_ablation(cfg)
+    result = run_ablation(cfg, oracle=OracleCeiling())
     md = (out / "ablation.md").read_text()
     for row in ("Random", "Oracle (ceiling)", "Regression", "BTT + separate tokens"):
         assert f"| {row} |" in md
@@ -104,7 +105,7 @@ def test_tiny_ablation_writes_every_row(tiny_world, tmp_path) -> None:
     # a rerun reuses the finished runs: no retraining, same table
     weights = out / "variants" / "regression" / "seed0" / "train" / "model"
     stamp = {p: p.stat().st_mtime_ns for p in weights.iterdir()}
-    again = run_ablation(cfg)
+    again = run_ablation(cfg, oracle=OracleCeiling())
     assert {p: p.stat().st_mtime_ns for p in weights.iterdir()} == stamp
     assert again.runs[0].wall_s == result.runs[0].wall_s
 

@@ -11,6 +11,7 @@ from vidalign.synth.prompts import (
     is_general,
     is_hard,
     parse_prompt,
+    prompt_set,
     render_prompt,
 )
 from vidalign.synth.scenes import BACKGROUNDS, COLOURS, MOTIONS, SHAPES, SIZES, Scene, SceneObject
@@ -81,3 +82,13 @@ def test_general_and_hard_sets_are_disjoint_and_deterministic():
     assert general_prompts(50, seed=4) != general[:50]
     excluded = general_prompts(20, seed=3, exclude=frozenset(general[:10]))
     assert not set(excluded) & set(general[:10])
+
+
+def test_synthetic_sets_are_in_grammar_and_disjoint():
+    general = prompt_set("general", 20, seed=0)
+    hard = prompt_set("hard", 10, seed=0)
+    assert len(set(general)) == 20 and len(set(hard)) == 10
+    assert all(is_general(parse_prompt(p)) for p in general)
+    assert all(is_hard(parse_prompt(p)) for p in hard)
+    assert not set(general) & set(hard)
+    assert prompt_set("general", 20, seed=0) == general

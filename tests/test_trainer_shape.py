@@ -6,7 +6,7 @@ for bit, the resumed call's history is the rest of the uninterrupted one, the tw
 ``metrics.jsonl`` are the same rows, and the logged learning rate follows the cosine down
 to ``min_lr_ratio``. The trainers: reward model, base VLM, base generator, Flow-DPO (with
 LoRA dropout), Flow-GRPO and the latent reward model, each on the tiny data its own tests
-use. A real SIGKILL of a running trainer is in ``test_policy_pretrain``.
+use. A real SIGKILL of a running trainer is in ``test_synth_generator_pretrain``.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from vidalign.config import load_config
 from vidalign.errors import VidalignError
 from vidalign.guidance.config import LatentRMConfig
 from vidalign.guidance.trainer import train_latent_rm
-from vidalign.policy.config import PretrainConfig
-from vidalign.policy.pretrain import pretrain
 from vidalign.reward.config import RewardTrainConfig
-from vidalign.reward.pretrain import VLMPretrainConfig, pretrain_vlm
 from vidalign.reward.trainer import train_reward
+from vidalign.synth.generator_config import PretrainConfig
+from vidalign.synth.generator_pretrain import pretrain
 from vidalign.synth.prompts import general_prompts
+from vidalign.synth.vlm_pretrain import VLMPretrainConfig, pretrain_vlm
 from vidalign.training import TrainResult
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

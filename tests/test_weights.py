@@ -13,13 +13,13 @@ from guidance_testdata import tiny_generator, tiny_reward
 from vidalign.guidance import load_latent_reward, save_latent_reward
 from vidalign.policy.folder import load_generator
 from vidalign.policy.lora import add_lora, load_lora, save_lora
-from vidalign.policy.synth_data import load_or_render
 from vidalign.policy.tiny import tiny_wan_transformer
 from vidalign.reward.builder import build_tiny
 from vidalign.reward.processing import SamplingContract
 from vidalign.reward.scorer import RewardScorer
 from vidalign.reward.template import RewardTemplate
 from vidalign.reward.tiny import TinyQwen2VLSpec
+from vidalign.synth.generator_data import load_or_render
 from vidalign.weights import WeightsFileError, check_safetensors, load_safetensors
 
 

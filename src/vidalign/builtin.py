@@ -6,7 +6,7 @@ of two kinds:
 * ``generator``: a generator folder (``vidalign.policy.folder``), the demo's base generator;
 * ``vlm``: a base-VLM folder of ``vidalign reward pretrain`` (a Qwen2-VL with its processor,
   tokenizer and chat template), the demo's base for the reward model, plus the pre-training
-  heads (``vidalign.reward.base_vlm.HEADS_FILE``) so its held-out metrics can be measured
+  heads (``vidalign.synth.base_vlm.HEADS_FILE``) so its held-out metrics can be measured
   again;
 
 with two more files, in one format for both kinds:
@@ -17,7 +17,7 @@ with two more files, in one format for both kinds:
   from ``vidalign policy evaluate``, which takes minutes, so its card adds a ``fingerprint``
   (a few same-seed samples' mean pixel values and attribute reads) that a test recomputes; a
   VLM's are measured by the pre-training's own evaluation in seconds
-  (``vidalign.reward.base_vlm``), so a test recomputes them all;
+  (``vidalign.synth.base_vlm``), so a test recomputes them all;
 * ``MODEL_CARD.md``: the same, for people.
 
 Pre-training takes minutes to hours on a CPU, so it is done once by the project's recipe and
@@ -137,8 +137,8 @@ def fingerprint(adapter, prompts: list[str], *, seed: int = 0) -> dict[str, Any]
     Returns the prompts, each clip's mean pixel value (0-255) and its attribute reads, which
     a test recomputes from the shipped weights.
     """
-    from vidalign.policy.attributes import read_attributes
     from vidalign.policy.sampling import sample_seed, sample_videos
+    from vidalign.synth.attributes import read_attributes
 
     seeds = [sample_seed(seed, i) for i in range(len(prompts))]
     clips = sample_videos(adapter, prompts, seeds, batch_size=len(prompts))
@@ -210,9 +210,9 @@ def write_card(
 
 
 def _generator_fields(out: Path, metrics: dict[str, Any]) -> dict[str, Any]:
-    from vidalign.policy.evaluate import evaluation_prompts
     from vidalign.policy.folder import META_FILE, load_generator
-    from vidalign.policy.synth_data import training_prompts
+    from vidalign.synth.generator_data import training_prompts
+    from vidalign.synth.generator_eval import evaluation_prompts
 
     meta = json.loads((out / META_FILE).read_text())
     data = meta.get("data")
@@ -248,8 +248,8 @@ def _vlm_stages(model_dir: Path) -> list[dict[str, Any]]:
 
 def _vlm_fields(src: Path, out: Path) -> dict[str, Any]:
     from vidalign.config import config_from_dict
-    from vidalign.reward.base_vlm import HEADS_FILE, export_heads, held_out_metrics, held_out_of
-    from vidalign.reward.pretrain import VLMPretrainConfig
+    from vidalign.synth.base_vlm import HEADS_FILE, export_heads, held_out_metrics, held_out_of
+    from vidalign.synth.vlm_pretrain import VLMPretrainConfig
 
     stages = _vlm_stages(src)
     last = stages[-1]["config"]
@@ -377,7 +377,7 @@ def _vlm_markdown(card: dict[str, Any]) -> list[str]:
         "",
         "## Held-out metrics",
         "",
-        f"Measured on this folder by `vidalign.reward.base_vlm.held_out_metrics` (the "
+        f"Measured on this folder by `vidalign.synth.base_vlm.held_out_metrics` (the "
         f"pre-training's own `caption_accuracy`, `severity_correlation` and "
         f"`alignment_correlation`) on the last stage's held-out set: {held['clips']} clips "
         f"rendered with seed {held['seed']} from `general_prompts({held['num_prompts']}, "

@@ -30,6 +30,7 @@ import contextlib
 import copy
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,10 +39,11 @@ from torch import Tensor
 
 from vidalign.align.grpo_config import GRPOConfig
 from vidalign.align.grpo_losses import clipped_policy_loss, group_advantages, step_kl
-from vidalign.align.grpo_rewards import build_rewards, resolve_reward_weights
+from vidalign.align.grpo_rewards import RewardSource, build_rewards, resolve_reward_weights
 from vidalign.align.trainer import build_monitor, select_monitor_prompts
 from vidalign.config import check_config
 from vidalign.errors import VidalignError
+from vidalign.eval.judges import Judge
 from vidalign.flow import classifier_free_guidance, time_grid
 from vidalign.flow.sde import (
     SDEStep,
@@ -107,13 +109,22 @@ def _window(cfg: GRPOConfig, steps: int) -> tuple[int, int] | None:
     return window
 
 
-def train_grpo(cfg: GRPOConfig) -> TrainResult:
+def train_grpo(
+    cfg: GRPOConfig,
+    *,
+    gold_sources: Mapping[str, RewardSource] | None = None,
+    named_judges: Mapping[str, Judge] | None = None,
+) -> TrainResult:
     """Train (or, with ``resume``, continue) a LoRA with Flow-GRPO; see the module docstring.
 
     ``TrainResult.model_dir`` is the ``lora/`` folder; with ``stop_at`` the call ends after
     that step with a checkpoint and no export (``model_dir`` None). Each history row also
     holds the step's seconds of sampling, reward scoring and training (``sample_s``,
     ``reward_s``, ``train_s``, this process's), which no resume repeats exactly.
+
+    ``gold_sources`` are the reward sources ``reward.sources`` may name by a word (with
+    ``gold_control``), ``named_judges`` the judges the monitor may; the CLI and the demo pass
+    the synthetic world's ``oracle`` for both (``vidalign.synth.scorers``).
     """
     check_config(cfg)
     if cfg.threads > 0:
@@ -141,8 +152,9 @@ def train_grpo(cfg: GRPOConfig) -> TrainResult:
         raise GRPOError("no reward given: set reward.sources (a reward model folder, ...)")
     prompts = list(dict.fromkeys(read_prompt_file(cfg.prompts)))
     adapter = load_generator(cfg.policy, device=accelerator.device)
-    rewards = build_rewards(cfg.reward.sources, gold_control=cfg.gold_control,
-                            device=accelerator.device, batch_size=cfg.reward.batch_size)  # fmt: skip
+    rewards = build_rewards(cfg.reward.sources, gold_sources=gold_sources,
+                            gold_control=cfg.gold_control, device=accelerator.device,
+                            batch_size=cfg.reward.batch_size)  # fmt: skip
     weights = resolve_reward_weights(rewards.dims, cfg.reward.weights)
     if accelerator.is_main_process:
         record = {"sources": list(cfg.reward.sources), "dims": rewards.dims,
@@ -187,7 +199,7 @@ def train_grpo(cfg: GRPOConfig) -> TrainResult:
     empty = adapter.empty_cond.to(accelerator.device)
     policy = classifier_free_guidance(conditional(adapter), cfg.cfg, empty)
     rollout_policy = classifier_free_guidance(conditional(unwrapped), cfg.cfg, empty)
-    monitor = build_monitor(cfg, monitor_prompts, run_dir, accelerator)
+    monitor = build_monitor(cfg, monitor_prompts, run_dir, accelerator, named_judges)
 
     def sample_fn(ps: list[str], seeds: list[int]) -> Tensor:
         base.eval()

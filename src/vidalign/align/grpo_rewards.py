@@ -1,4 +1,4 @@
-"""Reward sources of Flow-GRPO: a reward model, the synthetic oracle, a toy, and several at once.
+"""Reward sources of Flow-GRPO: a reward model, a gold judge, a toy, and several at once.
 
 A source scores a batch of decoded clips, uint8 (B, F, C, H, W), against their prompts and
 returns a float32 (B, D) tensor, one column per name in ``dims``. ``names`` label the
@@ -6,21 +6,24 @@ samples (step, prompt, group index) in errors: a clip that cannot be scored, or 
 that is not finite, is a ``RewardError`` naming it, never a number.
 
 Sources (``build_rewards``): a reward-model folder (``RewardScorer``; normalised rewards
-when the folder has statistics), ``oracle`` (the synthetic world's pixel oracle, only as a
-gold control: it is what the evaluation trusts, so optimising it measures nothing), and
-``brightness`` (mean pixel value in [0, 1], a toy for tests and benchmarks).
+when the folder has statistics), a gold source named by a word (the synthetic world's
+``oracle``, ``vidalign.synth.scorers.OracleReward``, which the CLI and the demo pass in; only
+as a gold control: it is what the evaluation trusts, so optimising it measures nothing), and
+``brightness`` (mean pixel value in [0, 1], a toy for tests and benchmarks). A source checks
+its input with :func:`check_clips` and its output with :func:`finite_rewards`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import torch
 from torch import Tensor
 
 from vidalign.errors import VidalignError
+from vidalign.reward.scorer import RewardScorer
 
 
 class RewardError(VidalignError):
@@ -33,7 +36,8 @@ class RewardSource(Protocol):
     def __call__(self, clips: Tensor, prompts: Sequence[str], names: Sequence[str]) -> Tensor: ...
 
 
-def _check(clips: Tensor, prompts: Sequence[str], names: Sequence[str]) -> None:
+def check_clips(clips: Tensor, prompts: Sequence[str], names: Sequence[str]) -> None:
+    """Clips uint8 (B, F, C, H, W) with one prompt and one name each, else ``RewardError``."""
     if clips.dtype != torch.uint8 or clips.ndim != 5:
         raise RewardError(
             f"clips must be uint8 (B, F, C, H, W), got {clips.dtype} {tuple(clips.shape)}"
@@ -42,7 +46,10 @@ def _check(clips: Tensor, prompts: Sequence[str], names: Sequence[str]) -> None:
         raise RewardError(f"{clips.shape[0]} clips, {len(prompts)} prompts, {len(names)} names")
 
 
-def _finite(r: Tensor, dims: Sequence[str], prompts: Sequence[str], names: Sequence[str]) -> Tensor:
+def finite_rewards(
+    r: Tensor, dims: Sequence[str], prompts: Sequence[str], names: Sequence[str]
+) -> Tensor:
+    """``r`` (B, D) when every reward is finite, else a ``RewardError`` naming the first sample."""
     bad = (~torch.isfinite(r)).nonzero()
     if bad.numel():
         i, d = (int(v) for v in bad[0])
@@ -58,14 +65,12 @@ class ModelReward:
     def __init__(
         self, folder: str, *, device: str | torch.device | None = None, batch_size: int = 8
     ):
-        from vidalign.reward.scorer import RewardScorer
-
         self.folder = folder
         self.scorer = RewardScorer.from_pretrained(folder, device=device, batch_size=batch_size)
         self.dims = list(self.scorer.dims)
 
     def __call__(self, clips: Tensor, prompts: Sequence[str], names: Sequence[str]) -> Tensor:
-        _check(clips, prompts, names)
+        check_clips(clips, prompts, names)
         rows = self.scorer.score(
             list(clips.cpu()), list(prompts), normalize=self.scorer.stats is not None,
             errors="report",
@@ -77,29 +82,7 @@ class ModelReward:
                     f"cannot score it: {row['error']}"
                 )
         r = torch.tensor([[row[d] for d in self.dims] for row in rows], dtype=torch.float32)
-        return _finite(r, self.dims, prompts, names)
-
-
-class OracleReward:
-    """The synthetic world's oracle (``vidalign.synth.oracle.judge``): VQ, MQ, TA in [0, 1]."""
-
-    def __init__(self, dims: Sequence[str] = ("VQ", "MQ", "TA")):
-        self.dims = list(dims)
-
-    def __call__(self, clips: Tensor, prompts: Sequence[str], names: Sequence[str]) -> Tensor:
-        from vidalign.synth.oracle import judge
-
-        _check(clips, prompts, names)
-        out = []
-        for clip, prompt, name in zip(clips.cpu(), prompts, names, strict=True):
-            try:
-                s = judge(clip, prompt)
-            except VidalignError as err:
-                raise RewardError(
-                    f"{name} (prompt {prompt!r}): the oracle cannot judge it: {err}"
-                ) from None
-            out.append([float(s[d]) for d in self.dims])
-        return _finite(torch.tensor(out, dtype=torch.float32), self.dims, prompts, names)
+        return finite_rewards(r, self.dims, prompts, names)
 
 
 class BrightnessReward:
@@ -109,7 +92,7 @@ class BrightnessReward:
         self.dims = ["brightness"]
 
     def __call__(self, clips: Tensor, prompts: Sequence[str], names: Sequence[str]) -> Tensor:
-        _check(clips, prompts, names)
+        check_clips(clips, prompts, names)
         return clips.float().flatten(1).mean(dim=1, keepdim=True).cpu() / 255.0
 
 
@@ -125,7 +108,7 @@ class CombinedRewards:
 
     def __call__(self, clips: Tensor, prompts: Sequence[str], names: Sequence[str]) -> Tensor:
         """(B, D) float32: each source's columns in turn, checked for shape and finiteness."""
-        _check(clips, prompts, names)
+        check_clips(clips, prompts, names)
         parts = []
         for source in self.sources:
             r = torch.as_tensor(source(clips, prompts, names)).float().cpu()
@@ -135,26 +118,30 @@ class CombinedRewards:
                     f"{clips.shape[0]} clips and dims {list(source.dims)}"
                 )
             parts.append(r)
-        return _finite(torch.cat(parts, dim=1), self.dims, prompts, names)
+        return finite_rewards(torch.cat(parts, dim=1), self.dims, prompts, names)
 
 
 def build_rewards(
     specs: Sequence[str],
     *,
+    gold_sources: Mapping[str, RewardSource] | None = None,
     gold_control: bool = False,
     device: str | torch.device | None = None,
     batch_size: int = 8,
 ) -> CombinedRewards:
-    """Sources from their specs: ``oracle``, ``brightness`` or a reward-model folder."""
+    """Sources from their specs: a key of ``gold_sources`` (the CLI and the demo pass the
+    synthetic world's ``{"oracle": ...}``, ``vidalign.synth.scorers.gold_sources``; only
+    with ``gold_control``), ``brightness`` or a reward-model folder."""
+    gold_sources = gold_sources or {}
     sources: list[RewardSource] = []
     for spec in specs:
-        if spec == "oracle":
+        if spec in gold_sources:
             if not gold_control:
                 raise RewardError(
-                    "reward source 'oracle' is the gold judge; optimise it only as a control "
+                    f"reward source {spec!r} is the gold judge; optimise it only as a control "
                     "run with gold_control=true (the learned arm uses a reward model folder)"
                 )
-            sources.append(OracleReward())
+            sources.append(gold_sources[spec])
         elif spec == "brightness":
             sources.append(BrightnessReward())
         else:

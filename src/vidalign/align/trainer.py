@@ -14,6 +14,7 @@ and, with ``merge``, ``model/`` (the base generator with the LoRA merged).
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -37,6 +38,9 @@ from vidalign.align.objectives import (
     flow_rwr_objective,
 )
 from vidalign.config import check_config
+from vidalign.eval.hacking import HackingMonitor
+from vidalign.eval.judges import Judge, load_judge
+from vidalign.eval.prompt_sets import read_prompt_set
 from vidalign.flow import classifier_free_guidance, sample_time
 from vidalign.policy.adapter import WanAdapter
 from vidalign.policy.folder import load_generator
@@ -55,6 +59,7 @@ from vidalign.training import (
     start_run,
     stop_if_not_finite,
 )
+from vidalign.video import read_video
 
 
 def example_seed(seed: int, step: int, position: int) -> int:
@@ -91,8 +96,6 @@ def _examples(cfg: AlignConfig) -> list[ClipPair] | list[Clip]:
 
 
 def _encoder(adapter: WanAdapter):
-    from vidalign.video import read_video
-
     d = adapter.defaults
 
     def encode(path: str) -> Tensor:
@@ -107,11 +110,15 @@ def _encoder(adapter: WanAdapter):
     return encode
 
 
-def train_align(cfg: AlignConfig) -> TrainResult:
+def train_align(
+    cfg: AlignConfig, *, named_judges: Mapping[str, Judge] | None = None
+) -> TrainResult:
     """Train (or, with ``resume``, continue) a LoRA with ``cfg.method``; see the module
     docstring. ``TrainResult.model_dir`` is the ``lora/`` folder (``model/``, with ``merge``,
     holds the merged generator); with ``stop_at`` the call ends after that step with a
-    checkpoint and no export (``model_dir`` None), as if the job were stopped there."""
+    checkpoint and no export (``model_dir`` None), as if the job were stopped there.
+    ``named_judges`` resolves the monitor's proxy and gold when they are words, not folders
+    (the CLI and the demo pass the synthetic world's ``oracle``)."""
     check_config(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -170,7 +177,7 @@ def train_align(cfg: AlignConfig) -> TrainResult:
     policy = classifier_free_guidance(policy_conditional, cfg.train_cfg, empty)
     ref_velocity = classifier_free_guidance(ref_conditional, cfg.train_cfg, empty)
 
-    monitor = build_monitor(cfg, monitor_prompts, run_dir, accelerator)
+    monitor = build_monitor(cfg, monitor_prompts, run_dir, accelerator, named_judges)
 
     def sample_fn(ps: list[str], seeds: list[int]) -> Tensor:
         # The unwrapped network with the LoRA active: the current policy, outside DDP.
@@ -265,28 +272,30 @@ def select_monitor_prompts(cfg, train_prompts: list[str]) -> list[str]:
     if m.every <= 0:
         return []
     if m.prompts:
-        from vidalign.eval.prompt_sets import read_prompt_set
-
         return read_prompt_set(m.prompts)[: m.num_prompts]
     return train_prompts[: m.num_prompts]
 
 
-def build_monitor(cfg, prompts: list[str], run_dir: Path, accelerator):
-    """The reward-hacking monitor of ``cfg.monitor``, on the main process only (or None)."""
+def build_monitor(
+    cfg,
+    prompts: list[str],
+    run_dir: Path,
+    accelerator,
+    named_judges: Mapping[str, Judge] | None = None,
+):
+    """The reward-hacking monitor of ``cfg.monitor``, on the main process only (or None);
+    its proxy and gold are ``load_judge(spec, named=named_judges)``."""
     m = cfg.monitor
     if m.every <= 0 or not accelerator.is_main_process:
         return None
     if not m.proxy:
         raise AlignDataError("monitor.every > 0 needs monitor.proxy, the reward model folder")
-    from vidalign.eval.hacking import HackingMonitor
-    from vidalign.eval.judges import load_judge
-
     return HackingMonitor(
         run_dir,
         prompts,
         [m.seed + i for i in range(len(prompts))],
-        load_judge(m.proxy).scorer,
-        load_judge(m.gold).scorer,
+        load_judge(m.proxy, named=named_judges).scorer,
+        load_judge(m.gold, named=named_judges).scorer,
         every=m.every,
         window=m.window,
         gold_tolerance=m.gold_tolerance,

@@ -96,7 +96,7 @@ def run_make_pairs(args: argparse.Namespace) -> int:
     if args.lora is not None:
         load_lora(adapter.transformer, args.lora)
     if args.reward == "oracle":
-        from vidalign.eval.baselines import OracleScorer
+        from vidalign.synth.scorers import OracleScorer
 
         scorer = OracleScorer()
     else:
@@ -123,11 +123,12 @@ def run_make_pairs(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     from vidalign.align.config import AlignConfig
     from vidalign.align.trainer import train_align
+    from vidalign.synth.scorers import named_judges
 
     if args.merge:
         args.overrides = [*args.overrides, "merge=true"]
     cfg = load_recipe(AlignConfig, args)
-    result = train_align(cfg)
+    result = train_align(cfg, named_judges=named_judges())
     report_result(result, "the LoRA")
     _print_last(result.history, None)
     if result.model_dir is not None and cfg.merge:
@@ -138,8 +139,10 @@ def run_train(args: argparse.Namespace) -> int:
 def run_grpo(args: argparse.Namespace) -> int:
     from vidalign.align.grpo import train_grpo
     from vidalign.align.grpo_config import GRPOConfig
+    from vidalign.synth.scorers import gold_sources, named_judges
 
-    result = train_grpo(load_recipe(GRPOConfig, args))
+    cfg = load_recipe(GRPOConfig, args)
+    result = train_grpo(cfg, gold_sources=gold_sources(), named_judges=named_judges())
     report_result(result, "the LoRA")
     _print_last(result.history, ("reward", "kl"))
     return 0

@@ -30,9 +30,12 @@ def handle_winrate(args: argparse.Namespace) -> int:
     from vidalign.config import parse_weights
     from vidalign.eval.judges import load_judge
     from vidalign.eval.winrate_run import run_winrate
+    from vidalign.synth.scorers import named_judges
 
     weights = parse_weights(args.weights) if args.weights else None
-    judge = load_judge(args.judge, device=args.device, batch_size=args.batch_size)
+    judge = load_judge(
+        args.judge, named=named_judges(), device=args.device, batch_size=args.batch_size
+    )
     result = run_winrate(
         args.base,
         args.candidate,
@@ -56,7 +59,7 @@ def handle_winrate(args: argparse.Namespace) -> int:
 
 
 def handle_metrics(args: argparse.Namespace) -> int:
-    from vidalign.eval.metrics import oracle_metrics
+    from vidalign.synth.sample_metrics import oracle_metrics
 
     m = oracle_metrics(args.dir, batch_size=args.batch_size, progress=True)
     flat = m.as_dict()

@@ -14,7 +14,8 @@ from vidalign.config import describe_config
 
 
 def register(subparsers) -> None:
-    from vidalign.guidance.config import AblateConfig, LatentRMConfig
+    from vidalign.guidance.config import LatentRMConfig
+    from vidalign.synth.guidance_ablate import AblateConfig
 
     group = subparsers.add_parser("guidance", help="Flow-NRG: latent reward model, ablation")
     sub = group.add_subparsers(dest="guidance_command", metavar="COMMAND", required=True)
@@ -136,8 +137,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_ablate(args: argparse.Namespace) -> int:
     from vidalign.config import load_config
-    from vidalign.guidance.ablate import format_results, run_ablation
-    from vidalign.guidance.config import AblateConfig
+    from vidalign.synth.guidance_ablate import AblateConfig, format_results, run_ablation
 
     cfg = load_config(AblateConfig, args.config, args.overrides)
     print(format_results(run_ablation(cfg)))

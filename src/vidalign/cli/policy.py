@@ -13,8 +13,8 @@ from vidalign.config import describe_config
 
 
 def register(subparsers) -> None:
-    from vidalign.policy.config import PretrainConfig
-    from vidalign.policy.steering import ATTRIBUTES
+    from vidalign.synth.generator_config import PretrainConfig
+    from vidalign.synth.steering import ATTRIBUTES
 
     group = subparsers.add_parser("policy", help="base generator: pre-train, evaluate")
     sub = group.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
@@ -68,8 +68,8 @@ def register(subparsers) -> None:
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
-    from vidalign.policy.config import PretrainConfig
-    from vidalign.policy.pretrain import pretrain
+    from vidalign.synth.generator_config import PretrainConfig
+    from vidalign.synth.generator_pretrain import pretrain
 
     report_result(pretrain(load_recipe(PretrainConfig, args)), "the generator")
     return 0
@@ -78,10 +78,10 @@ def run_pretrain(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     import torch
 
-    from vidalign.policy.evaluate import evaluate_generator, format_report
     from vidalign.policy.folder import META_FILE, load_generator
     from vidalign.policy.lora import load_lora
-    from vidalign.policy.synth_data import training_prompts
+    from vidalign.synth.generator_data import training_prompts
+    from vidalign.synth.generator_eval import evaluate_generator, format_report
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     adapter = load_generator(args.model, device=device)

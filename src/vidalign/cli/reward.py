@@ -53,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
-    from vidalign.reward.pretrain import VLMPretrainConfig, pretrain_vlm
+    from vidalign.synth.vlm_pretrain import VLMPretrainConfig, pretrain_vlm
 
     report_result(pretrain_vlm(load_recipe(VLMPretrainConfig, args)), "the base VLM")
     return 0
@@ -61,8 +61,10 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 def cmd_ablate(args: argparse.Namespace) -> int:
     from vidalign.reward.ablate import RewardAblateConfig, run_ablation
+    from vidalign.synth.scorers import OracleCeiling
 
-    result = run_ablation(load_config(RewardAblateConfig, args.config, list(args.overrides)))
+    cfg = load_config(RewardAblateConfig, args.config, list(args.overrides))
+    result = run_ablation(cfg, oracle=OracleCeiling())
     print(result.paths["report"].read_text())
     print(f"table: {result.paths['report']} and {result.paths['results']}")
     return 0
@@ -200,7 +202,7 @@ def register(subparsers: Any) -> None:
     """Add ``vidalign reward {pretrain, train, score, eval, ablate}``."""
     from vidalign.reward.ablate import RewardAblateConfig
     from vidalign.reward.config import RewardTrainConfig
-    from vidalign.reward.pretrain import VLMPretrainConfig
+    from vidalign.synth.vlm_pretrain import VLMPretrainConfig
 
     group = subparsers.add_parser("reward", help="train, score and evaluate VideoReward models")
     sub = group.add_subparsers(dest="reward_command", metavar="ACTION")

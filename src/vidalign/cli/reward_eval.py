@@ -6,7 +6,8 @@
         [--weights VQ=1,MQ=1,TA=1] [--no-oracle] [--skip-errors] [--seed S]
 
 The run itself is ``vidalign.eval.reward_eval_run.run_reward_eval`` (its docstring says what
-MODEL and FILE may be and what is written under ``--out``).
+MODEL and FILE may be and what is written under ``--out``); the oracle row's judge is the
+synthetic world's (``vidalign.synth.scorers.OracleCeiling``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from vidalign.config import parse_weights
 from vidalign.eval.reward_eval_run import RewardEvalConfig, run_reward_eval
 from vidalign.eval.reward_report import accuracy_table
+from vidalign.synth.scorers import OracleCeiling
 
 
 def add_eval_parser(reward_subparsers: Any) -> argparse.ArgumentParser:
@@ -72,7 +74,7 @@ def config_from_args(args: argparse.Namespace) -> RewardEvalConfig:
 
 def handle_eval(args: argparse.Namespace) -> int:
     """Run the evaluation and print the accuracy table."""
-    run = run_reward_eval(config_from_args(args), progress=True)
+    run = run_reward_eval(config_from_args(args), oracle=OracleCeiling(), progress=True)
     print(accuracy_table(run.results))
     for note in run.notes:
         print(f"note: {note}")

@@ -15,18 +15,30 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.progress import track
+
 from vidalign.demo.arms import align_arms
 from vidalign.demo.config import DemoConfig
 from vidalign.demo.report import write_report
 from vidalign.demo.stages import Stage, stage_summary
+from vidalign.eval.judges import load_judge
+from vidalign.eval.prompt_sets import read_prompt_set
+from vidalign.eval.winrate_run import run_winrate
+from vidalign.guidance.folder import load_latent_reward
+from vidalign.guidance.nrg import GuidanceSettings, reward_guidance
+from vidalign.policy.folder import load_generator
+from vidalign.policy.lora import load_lora
+from vidalign.policy.sampling import sample_to_folder
+from vidalign.synth.generator_eval import clean_clips
 from vidalign.synth.oracle import ORACLE_VERSION
+from vidalign.synth.sample_metrics import oracle_metrics
+from vidalign.synth.scorers import oracle_judge
+from vidalign.video import write_video
 
 PROMPT_SETS = ("general", "hard")
 
 
 def _prompts(out: Path, name: str, n: int) -> list[str]:
-    from vidalign.eval.prompt_sets import read_prompt_set
-
     prompts = read_prompt_set(out / "dataset" / "prompts" / f"{name}.txt")
     return prompts[:n]
 
@@ -35,18 +47,11 @@ def _sample_method(
     cfg: DemoConfig, out: Path, method: str, prompts: dict[str, list[str]], folder: Path
 ) -> dict[str, Path]:
     """Sample one method on every prompt set; returns set name → sample folder."""
-    from vidalign.policy.folder import load_generator
-    from vidalign.policy.lora import load_lora
-    from vidalign.policy.sampling import sample_to_folder
-
     adapter = load_generator(stage_summary(out, "policy")["model_dir"])
     wrapper = None
     if method in align_arms(cfg):
         load_lora(adapter.transformer, stage_summary(out, f"align_{method}")["lora_dir"])
     elif method == "nrg":
-        from vidalign.guidance.folder import load_latent_reward
-        from vidalign.guidance.nrg import GuidanceSettings, reward_guidance
-
         rm = load_latent_reward(stage_summary(out, "latent_rm")["model_dir"], for_guidance=True)
         settings = GuidanceSettings(**cfg.nrg)
 
@@ -70,9 +75,6 @@ def _sample_method(
 
 def _write_clean(cfg: DemoConfig, prompts: dict[str, list[str]], folder: Path) -> dict[str, Path]:
     """The clean renderer's clip of every prompt, as a sample set (``index.jsonl`` + mp4s)."""
-    from vidalign.policy.evaluate import clean_clips
-    from vidalign.video import write_video
-
     d = cfg.dataset
     dirs = {}
     for name, plist in prompts.items():
@@ -97,11 +99,6 @@ def evaluate(cfg: DemoConfig, out: Path, folder: Path, stages: list[str]) -> dic
     """Sample, judge and report; returns the numbers the report shows. ``stages``: every
     stage of the run in order, for the report's time table."""
     started = time.perf_counter()
-    from rich.progress import track
-
-    from vidalign.eval.judges import load_judge
-    from vidalign.eval.metrics import oracle_metrics
-    from vidalign.eval.winrate_run import run_winrate
 
     ev = cfg.evaluation
     prompts = {
@@ -116,7 +113,7 @@ def evaluate(cfg: DemoConfig, out: Path, folder: Path, stages: list[str]) -> dic
     samples["clean"] = _write_clean(cfg, prompts, folder)
     judges = {
         "reward model": load_judge(stage_summary(out, "reward")["model_dir"]),
-        "oracle": load_judge("oracle"),
+        "oracle": oracle_judge(),
     }
     winrates: dict[str, dict[str, dict[str, Any]]] = {}
     for set_name in PROMPT_SETS:

@@ -114,7 +114,7 @@ def _vlm_stage(cfg: DemoConfig, out: Path, name: str) -> Stage:
     section = getattr(cfg, name)
 
     def run(folder: Path) -> dict[str, Any]:
-        from vidalign.reward.pretrain import VLMPretrainConfig, pretrain_vlm
+        from vidalign.synth.vlm_pretrain import VLMPretrainConfig, pretrain_vlm
 
         data = {**section, "out_dir": str(folder / "run"), "seed": cfg.seed}
         if name == "vlm_align":
@@ -164,6 +164,7 @@ def _reward_eval_stage(cfg: DemoConfig, out: Path) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
         from vidalign.eval.reward_eval_run import RewardEvalConfig, run_reward_eval
         from vidalign.eval.reward_report import accuracy_table
+        from vidalign.synth.scorers import OracleCeiling
 
         result = run_reward_eval(
             RewardEvalConfig(
@@ -171,7 +172,8 @@ def _reward_eval_stage(cfg: DemoConfig, out: Path) -> Stage:
                 data=str(out / "dataset" / "test.csv"),
                 out=str(folder),
                 seed=cfg.seed,
-            )
+            ),
+            oracle=OracleCeiling(),
         )
         return {"table": accuracy_table(result.results), "notes": result.notes}
 
@@ -191,7 +193,7 @@ def _base_identity(cfg: DemoConfig) -> dict[str, Any]:
 
 def base_training_data(cfg: DemoConfig) -> dict[str, int] | None:
     """``{"num_prompts", "seed"}`` of the demo's base generator's training prompts."""
-    from vidalign.policy.config import PretrainConfig
+    from vidalign.synth.generator_config import PretrainConfig
 
     if cfg.base_generator:
         from vidalign.builtin import builtin_model, read_card
@@ -204,7 +206,7 @@ def base_training_data(cfg: DemoConfig) -> dict[str, int] | None:
 
 def base_training_prompts(cfg: DemoConfig) -> list[str]:
     """The prompts the demo's base generator was trained on: never held out for evaluation."""
-    from vidalign.policy.synth_data import training_prompts
+    from vidalign.synth.generator_data import training_prompts
 
     data = base_training_data(cfg)
     return training_prompts(data["num_prompts"], data["seed"]) if data else []
@@ -212,8 +214,8 @@ def base_training_prompts(cfg: DemoConfig) -> list[str]:
 
 def _policy_stage(cfg: DemoConfig) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
-        from vidalign.policy.config import PretrainConfig
-        from vidalign.policy.pretrain import pretrain
+        from vidalign.synth.generator_config import PretrainConfig
+        from vidalign.synth.generator_pretrain import pretrain
 
         if cfg.base_generator:
             from vidalign.builtin import builtin_model, read_card
@@ -279,7 +281,7 @@ def _pairs_stage(cfg: DemoConfig, out: Path) -> Stage:
 def _gold_pairs_stage(cfg: DemoConfig, out: Path) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
         from vidalign.align.pairs import proxy_accuracy, relabel_pairs, tie_rates
-        from vidalign.eval.baselines import OracleScorer
+        from vidalign.synth.scorers import OracleScorer
 
         settings = {k: v for k, v in cfg.pairs.items() if k in _PAIRING_KEYS}
         src = Path(stage_summary(out, "pairs")["pair_file"]).parent
@@ -325,6 +327,7 @@ def _align_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
         from vidalign.align.config import AlignConfig
         from vidalign.align.trainer import train_align
+        from vidalign.synth.scorers import named_judges
 
         data = {
             **overrides,
@@ -339,7 +342,8 @@ def _align_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
                 **overrides["monitor"],
                 "proxy": stage_summary(out, "reward")["model_dir"],
             }
-        result = train_align(config_from_dict(AlignConfig, data, where=f"demo align.{arm}"))
+        acfg = config_from_dict(AlignConfig, data, where=f"demo align.{arm}")
+        result = train_align(acfg, named_judges=named_judges())
         fifths = _first_last_fifth(result.history)
         return {
             "lora_dir": str(result.model_dir),
@@ -360,6 +364,7 @@ def _grpo_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
     def run(folder: Path) -> dict[str, Any]:
         from vidalign.align.grpo import train_grpo
         from vidalign.align.grpo_config import GRPOConfig
+        from vidalign.synth.scorers import gold_sources, named_judges
 
         prompts = _split_prompts(out / "dataset")[:n_prompts]
         prompt_file = folder / "prompts.txt"
@@ -377,7 +382,8 @@ def _grpo_stage(cfg: DemoConfig, out: Path, arm: str) -> Stage:
         }
         if cfg.grpo.get("monitor", {}).get("every", 0) > 0:
             data["monitor"] = {**cfg.grpo["monitor"], "proxy": reward_dir}
-        result = train_grpo(config_from_dict(GRPOConfig, data, where=f"demo grpo ({arm})"))
+        gcfg = config_from_dict(GRPOConfig, data, where=f"demo grpo ({arm})")
+        result = train_grpo(gcfg, gold_sources=gold_sources(), named_judges=named_judges())
         fifths = _first_last_fifth(result.history)
         return {
             "lora_dir": str(result.model_dir),

@@ -4,8 +4,9 @@ Every ``every`` steps an alignment trainer calls :meth:`HackingMonitor.maybe_eva
 with its sampler. The monitor samples a fixed prompt set with fixed seeds
 (``sample_fn(prompts, seeds) -> uint8 (B, F, C, H, W)``), scores the clips with the
 **proxy** (the reward model being optimised, any :class:`~vidalign.eval.scorer.Scorer`)
-and the **gold** judge (the synthetic oracle by default, or any second scorer), and
-records the mean of each dimension and of Overall for both (REFERENCE.md §5).
+and the **gold** judge (any second scorer: on the synthetic world its oracle, passed in by
+the caller), and records the mean of each dimension and of Overall for both (REFERENCE.md
+§5).
 
 **Hacking rule.** Over the last ``window`` evaluations (the current one included, at least
 2), fit a least-squares line to each curve against the step and take its rise over the
@@ -147,7 +148,7 @@ class HackingMonitor:
         prompts: the fixed evaluation prompts (B).
         seeds: one seed per prompt (B), fixed for the whole run.
         proxy: the reward being optimised.
-        gold: the held-out judge; None means the synthetic oracle (``OracleScorer``).
+        gold: the held-out judge, e.g. the synthetic oracle (``vidalign.synth.scorers``).
         every: evaluate when ``step % every == 0``.
         window: evaluations the hacking rule looks back over (>= 2).
         proxy_tolerance, gold_tolerance: thresholds of the rule, in each judge's units.
@@ -164,7 +165,7 @@ class HackingMonitor:
         prompts: Sequence[str],
         seeds: Sequence[int],
         proxy: Scorer,
-        gold: Scorer | None = None,
+        gold: Scorer,
         *,
         every: int = 100,
         window: int = 3,
@@ -184,10 +185,6 @@ class HackingMonitor:
             raise EvalError(f"every must be >= 1, got {every}")
         if window < 2:
             raise EvalError(f"window must be >= 2 evaluations, got {window}")
-        if gold is None:
-            from vidalign.eval.baselines import OracleScorer
-
-            gold = OracleScorer()
         self.run_dir = Path(run_dir)
         self.prompts = [str(p) for p in prompts]
         self.seeds = [int(s) for s in seeds]

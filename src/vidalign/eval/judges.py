@@ -1,4 +1,5 @@
-"""Judges named on the command line: ``oracle`` or a reward-model folder, as a scorer.
+"""Judges named on the command line: a word the caller knows (``oracle``) or a reward-model
+folder, as a scorer.
 
 A :class:`Judge` carries what the score cache needs besides the scorer: a stable id
 (so a changed model is scored again), a file stem for its cache, and whether its rewards
@@ -7,10 +8,15 @@ can be normalised (a reward model without statistics cannot).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
+from vidalign.eval.score_cache import folder_fingerprint
 from vidalign.eval.scorer import EvalError, Scorer
+from vidalign.reward import RewardScorer
 
 
 @dataclass
@@ -34,27 +40,32 @@ class Judge:
         return list(self.scorer.dims)
 
 
-def load_judge(spec: str, *, device: str | None = None, batch_size: int = 8) -> Judge:
-    """``"oracle"`` → the synthetic world's oracle; anything else → a reward-model folder.
+def load_judge(
+    spec: str,
+    *,
+    named: Mapping[str, Judge] | None = None,
+    device: str | None = None,
+    batch_size: int = 8,
+) -> Judge:
+    """A judge named in ``named`` (the CLI and the demo pass the synthetic world's
+    ``{"oracle": ...}``, ``vidalign.synth.scorers.named_judges``); anything else → a
+    reward-model folder.
 
     Args:
-        spec: ``oracle`` or a folder that ``RewardScorer.from_pretrained`` loads.
+        spec: a key of ``named`` or a folder that ``RewardScorer.from_pretrained`` loads.
+        named: judges known by a word.
         device: device of a reward model (default: cuda if available, else cpu).
         batch_size: clips per reward-model forward pass.
     """
-    if spec == "oracle":
-        from vidalign.eval.baselines import OracleScorer
-
-        orc = OracleScorer()
-        return Judge(orc, orc.scorer_id, "oracle")
+    named = named or {}
+    if spec in named:
+        return named[spec]
     folder = Path(spec)
     if not folder.is_dir():
-        raise EvalError(f"judge {spec!r} is neither 'oracle' nor a reward model folder")
-    import torch
-
-    from vidalign.eval.score_cache import folder_fingerprint
-    from vidalign.reward import RewardScorer
-
+        if not named:
+            raise EvalError(f"judge {spec!r} is not a reward model folder")
+        words = " / ".join(map(repr, named))
+        raise EvalError(f"judge {spec!r} is neither {words} nor a reward model folder")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     rm = RewardScorer.from_pretrained(str(folder), device=device, batch_size=batch_size)
     fp = folder_fingerprint(folder)

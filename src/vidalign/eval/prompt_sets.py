@@ -1,4 +1,4 @@
-"""Evaluation prompt sets: reading them from disk, and the synthetic world's two sets.
+"""Evaluation prompt sets read from disk.
 
 ``read_prompt_set(path)`` reads, by file extension:
 
@@ -17,8 +17,8 @@ The prompt field is the first of ``PROMPT_FIELDS`` present: ``prompt``, ``Prompt
 ``dimension`` field (a name or a list of names, as in VBench's info file) holds that name
 are kept. Every error names the file and the line or row.
 
-The synthetic world's analogues of VideoGen-Eval and TA-Hard come from
-``vidalign.synth.prompts.general_prompts`` / ``hard_prompts``: :func:`synth_prompt_set`.
+The synthetic world's analogues of VideoGen-Eval and TA-Hard are
+``vidalign.synth.prompts.prompt_set``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from vidalign.eval.scorer import EvalError
 
@@ -135,28 +135,3 @@ def read_prompt_set(path: str | Path, *, dimension: str | None = None) -> list[s
         which = f" for dimension {dimension!r}" if dimension is not None else ""
         raise PromptSetError(f"{path}: no prompts{which}")
     return prompts
-
-
-def synth_prompt_set(
-    name: Literal["general", "hard"],
-    n: int,
-    *,
-    seed: int = 0,
-    exclude: frozenset[str] = frozenset(),
-) -> list[str]:
-    """The synthetic world's general set (VideoGen-Eval analogue) or hard set (TA-Hard analogue).
-
-    Args:
-        name: ``general`` (one or two objects, no rare combination) or ``hard`` (two objects
-            in rare combinations, disjoint from every general prompt).
-        n: number of distinct prompts.
-        seed: which prompts are drawn.
-        exclude: prompts to leave out (e.g. the training prompts).
-    """
-    from vidalign.synth.prompts import general_prompts, hard_prompts
-
-    if name == "general":
-        return general_prompts(n, seed, exclude=exclude)
-    if name == "hard":
-        return hard_prompts(n, seed, exclude=exclude)
-    raise EvalError(f"unknown synthetic prompt set {name!r}; expected 'general' or 'hard'")

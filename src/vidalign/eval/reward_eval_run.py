@@ -5,8 +5,9 @@ demo and the reward ablation call. MODEL is a folder that
 ``vidalign.reward.RewardScorer.from_pretrained`` loads, or the literal ``oracle`` /
 ``random`` to report the baselines alone. The data is a pair file that
 ``vidalign.data.load_pairs`` reads (VideoAlign / VideoGen-RewardBench / GenAI-Bench CSV,
-JSONL, Parquet). The oracle row (the noise-free ceiling) is added when the prompts come
-from the synthetic world's grammar.
+JSONL, Parquet). The oracle row (the noise-free ceiling) is added when the caller passes
+an oracle that can score the pairs (a :class:`~vidalign.eval.scorer.Ceiling`; the CLI and
+the demo pass the synthetic world's, which scores prompts of its grammar).
 
 Every video is sampled the way the reward model's stored sampling contract says; the
 per-pair ``fps_A`` / ``num_frames_A`` columns are not used here. The oracle decodes every
@@ -23,9 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from vidalign import DEFAULT_DIMS
 from vidalign.config import check_config, save_config
-from vidalign.eval.baselines import OracleScorer, RandomScorer
+from vidalign.data import load_pairs
+from vidalign.eval.baselines import RandomScorer
 from vidalign.eval.reward_eval import RewardEvalResult, evaluate_pairs
 from vidalign.eval.reward_report import write_report
 from vidalign.eval.score_cache import (
@@ -36,7 +40,8 @@ from vidalign.eval.score_cache import (
     score_items,
     write_skipped,
 )
-from vidalign.eval.scorer import OVERALL, EvalError, Scorer, resolve_weights
+from vidalign.eval.scorer import OVERALL, Ceiling, EvalError, Scorer, resolve_weights
+from vidalign.reward import RewardScorer
 
 RANDOM_ROW = "Random"
 ORACLE_ROW = "Oracle (ceiling)"
@@ -92,25 +97,7 @@ def _labelled_dims(pairs: list[Any]) -> list[str]:
     return list(seen)
 
 
-def oracle_unavailable(pairs: list[Any], dims: list[str]) -> str | None:
-    """None when the oracle can score these pairs, else the reason it cannot."""
-    from vidalign.synth.oracle import DIMS as ORACLE_DIMS
-    from vidalign.synth.prompts import PromptError, parse_prompt
-
-    extra = [d for d in dims if d not in ORACLE_DIMS]
-    if extra:
-        return f"the oracle judges {list(ORACLE_DIMS)}, not {extra}"
-    for prompt in dict.fromkeys(p.prompt for p in pairs):
-        try:
-            parse_prompt(prompt)
-        except PromptError:
-            return f"prompt {prompt!r} is not from the synthetic grammar"
-    return None
-
-
 def _device(requested: str | None) -> str:
-    import torch
-
     return requested or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -124,7 +111,7 @@ class _Row:
 
 
 def _build_scorers(
-    cfg: RewardEvalConfig, pairs: list[Any], notes: list[str]
+    cfg: RewardEvalConfig, pairs: list[Any], notes: list[str], oracle: Ceiling | None
 ) -> tuple[list[str], list[_Row]]:
     """Eval dims and the table's rows, in order: Random, Oracle, the model."""
     model = cfg.model
@@ -136,8 +123,6 @@ def _build_scorers(
                 f"MODEL {model!r} is not a folder; give a reward model folder, "
                 "or 'oracle' / 'random' for the baselines alone"
             )
-        from vidalign.reward import RewardScorer
-
         reward = RewardScorer.from_pretrained(
             str(folder), device=_device(cfg.device), batch_size=cfg.batch_size
         )
@@ -154,9 +139,13 @@ def _build_scorers(
     if model == "oracle" and not cfg.oracle:
         raise EvalError("MODEL 'oracle' contradicts --no-oracle")
     if cfg.oracle:
-        reason = oracle_unavailable(pairs, dims)
+        reason = (
+            "no oracle was passed in"
+            if oracle is None
+            else oracle.unavailable([p.prompt for p in pairs], dims)
+        )
         if reason is None:
-            orc = OracleScorer(dims)
+            orc = oracle.scorer(dims)
             rows.append(_Row(ORACLE_ROW, orc, orc.scorer_id, "oracle"))
         elif model == "oracle":
             raise EvalError(f"the oracle cannot score {cfg.data}: {reason}")
@@ -173,15 +162,18 @@ def _build_scorers(
     return dims, rows
 
 
-def run_reward_eval(cfg: RewardEvalConfig, *, progress: bool = True) -> RewardEvalRun:
+def run_reward_eval(
+    cfg: RewardEvalConfig, *, oracle: Ceiling | None = None, progress: bool = True
+) -> RewardEvalRun:
     """Score every pair's videos with each row's scorer, evaluate, write the report.
+
+    ``oracle`` is the ceiling row's judge (module docstring); without it there is no
+    oracle row, and MODEL ``oracle`` is an error.
 
     Raises:
         EvalError: bad MODEL, weights, or a video that fails to score (without skip mode).
         PairDataError: the pair file is malformed.
     """
-    from vidalign.data import load_pairs
-
     check_config(cfg)
     if not cfg.data:
         raise EvalError("--data is required: a pair file to evaluate on")
@@ -189,7 +181,7 @@ def run_reward_eval(cfg: RewardEvalConfig, *, progress: bool = True) -> RewardEv
     if not pairs:
         raise EvalError(f"{cfg.data}: no pairs")
     notes: list[str] = []
-    dims, rows = _build_scorers(cfg, pairs, notes)
+    dims, rows = _build_scorers(cfg, pairs, notes, oracle)
     resolve_weights(dims, cfg.weights)  # fail before any scoring
 
     out = Path(cfg.out)

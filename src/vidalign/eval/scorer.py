@@ -1,8 +1,10 @@
 """The scorer contract that evaluation reads, and the weighted Overall every scorer shares.
 
 A scorer maps (video, prompt) pairs to one reward per dimension plus ``"Overall"``. The
-reward model (``vidalign.reward.RewardScorer``) and the baselines in
-``vidalign.eval.baselines`` all satisfy :class:`Scorer`; evaluation code never needs more.
+reward model (``vidalign.reward.RewardScorer``), the baselines in ``vidalign.eval.baselines``
+and the synthetic world's oracle (``vidalign.synth.scorers``, passed in by the CLI and the
+demo) all satisfy :class:`Scorer`; evaluation code never needs more. A :class:`Ceiling` is
+a noise-free judge that can score only some data, such as the oracle on synthetic prompts.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ from typing import Any, Protocol, runtime_checkable
 from vidalign.data.pair import OVERALL  # the combined reward's key, like the human Overall label
 from vidalign.errors import VidalignError
 
-__all__ = ["OVERALL", "EvalError", "Scorer", "resolve_weights", "weighted_overall"]
+__all__ = [
+    "OVERALL",
+    "Ceiling",
+    "EvalError",
+    "Scorer",
+    "check_lengths",
+    "resolve_weights",
+    "weighted_overall",
+]
 
 
 class EvalError(VidalignError, ValueError):
@@ -39,6 +49,24 @@ class Scorer(Protocol):
         normalize: bool = True,
         weights: dict[str, float] | None = None,
     ) -> list[dict[str, float]]: ...
+
+
+class Ceiling(Protocol):
+    """A noise-free judge of some data: the ceiling row of an accuracy table.
+
+    ``unavailable`` says why it cannot score the given prompts on the given dimensions
+    (None when it can); ``scorer(dims)`` is then the :class:`Scorer` of those dimensions.
+    """
+
+    def unavailable(self, prompts: Sequence[str], dims: Sequence[str]) -> str | None: ...
+
+    def scorer(self, dims: Sequence[str]) -> Scorer: ...
+
+
+def check_lengths(videos: Sequence[Any], prompts: Sequence[str]) -> None:
+    """A scorer's first check: one prompt per video."""
+    if len(videos) != len(prompts):
+        raise EvalError(f"got {len(videos)} videos but {len(prompts)} prompts")
 
 
 def resolve_weights(dims: Sequence[str], weights: Mapping[str, float] | None) -> dict[str, float]:

@@ -2,7 +2,8 @@
 
 Every variant is the same trainer recipe with a few ``key=value`` overrides (loss, token
 mode, template), trained with the same data, budget and seeds, and scored on the same
-test pairs beside the Random baseline and, on synthetic data, the oracle ceiling.
+test pairs beside the Random baseline and, on synthetic data, the oracle ceiling (passed in
+by the caller: ``run_ablation(cfg, oracle=...)``; the CLI passes the synthetic world's).
 
 Output folder::
 
@@ -33,10 +34,16 @@ import numpy as np
 
 from vidalign.checkpoint import latest_checkpoint
 from vidalign.config import check_config, config_to_dict, load_config, save_config
+from vidalign.data import load_pairs
 from vidalign.errors import VidalignError
+from vidalign.eval.baselines import RandomScorer
 from vidalign.eval.reward_eval import RewardEvalResult, evaluate_pairs
 from vidalign.eval.reward_report import plot_tie_separation, write_report
-from vidalign.eval.scorer import OVERALL
+from vidalign.eval.score_cache import folder_fingerprint, pair_items, score_items
+from vidalign.eval.scorer import OVERALL, Ceiling
+from vidalign.reward.config import RewardTrainConfig
+from vidalign.reward.scorer import RewardScorer
+from vidalign.reward.trainer import train_reward
 
 RANDOM_ROW = "Random"
 ORACLE_ROW = "Oracle (ceiling)"
@@ -159,8 +166,6 @@ def variant_train_config(
     cfg: RewardAblateConfig, variant: AblationVariant, seed: int, run_dir: Path
 ) -> Any:
     """The ``RewardTrainConfig`` of one (variant, seed): recipe < data < common < variant."""
-    from vidalign.reward.config import RewardTrainConfig
-
     over = [
         f"train_data={cfg.train_data}",
         f"val_data={cfg.val_data or 'null'}",  # never the recipe's own data
@@ -183,8 +188,6 @@ def _recipe_fingerprint(tcfg: Any) -> dict[str, Any]:
 
 
 def _score(scorer: Any, scorer_id: str, pairs: Sequence[Any], cache: Path, cfg: Any) -> dict:
-    from vidalign.eval.score_cache import pair_items, score_items
-
     table = score_items(
         scorer,
         pair_items(pairs),
@@ -198,14 +201,16 @@ def _score(scorer: Any, scorer_id: str, pairs: Sequence[Any], cache: Path, cfg: 
 
 
 def _baselines(
-    cfg: RewardAblateConfig, pairs: Sequence[Any], dims: list[str], out: Path
+    cfg: RewardAblateConfig,
+    pairs: Sequence[Any],
+    dims: list[str],
+    out: Path,
+    oracle: Ceiling | None,
 ) -> dict[str, RewardEvalResult]:
-    from vidalign.eval.baselines import OracleScorer, RandomScorer
-    from vidalign.eval.reward_eval_run import oracle_unavailable
-
     rows: dict[str, Any] = {RANDOM_ROW: RandomScorer(dims, seed=cfg.random_seed)}
-    if cfg.oracle and oracle_unavailable(list(pairs), dims) is None:
-        rows[ORACLE_ROW] = OracleScorer(dims)
+    prompts = [p.prompt for p in pairs]
+    if cfg.oracle and oracle is not None and oracle.unavailable(prompts, dims) is None:
+        rows[ORACLE_ROW] = oracle.scorer(dims)
     results = {}
     for name, scorer in rows.items():
         cache = out / "baselines" / "cache" / f"{_slug(name)}.jsonl"
@@ -222,10 +227,6 @@ def _train_and_eval(
     dims: list[str],
     out: Path,
 ) -> VariantRun:
-    from vidalign.eval.score_cache import folder_fingerprint
-    from vidalign.reward import RewardScorer
-    from vidalign.reward.trainer import train_reward
-
     root = out / "variants" / _slug(variant.name) / f"seed{seed}"
     run_dir, done = root / "train", root / "done.json"
     model_dir = run_dir / "model"
@@ -373,10 +374,9 @@ def write_ablation(
     return paths
 
 
-def run_ablation(cfg: RewardAblateConfig) -> AblationResult:
-    """Train every (variant, seed), evaluate on ``test_data``, write the combined table."""
-    from vidalign.data import load_pairs
-
+def run_ablation(cfg: RewardAblateConfig, *, oracle: Ceiling | None = None) -> AblationResult:
+    """Train every (variant, seed), evaluate on ``test_data``, write the combined table;
+    with ``cfg.oracle`` and an ``oracle`` that can score the test pairs, beside its row."""
     _check(cfg)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -386,7 +386,7 @@ def run_ablation(cfg: RewardAblateConfig) -> AblationResult:
         raise AblationError(f"{cfg.test_data}: no pairs")
     first = out / "variants" / _slug(cfg.variants[0].name) / f"seed{cfg.seeds[0]}" / "train"
     dims = list(variant_train_config(cfg, cfg.variants[0], cfg.seeds[0], first).dims)
-    baselines = _baselines(cfg, pairs, dims, out)
+    baselines = _baselines(cfg, pairs, dims, out, oracle)
     runs = [
         _train_and_eval(cfg, v, seed, pairs, dims, out) for v in cfg.variants for seed in cfg.seeds
     ]

@@ -20,6 +20,7 @@ is disjoint from every general prompt, hence from any training prompt.
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 import numpy as np
 
@@ -188,3 +189,26 @@ def general_prompts(n: int, seed: int, *, exclude: frozenset[str] = frozenset())
 def hard_prompts(n: int, seed: int, *, exclude: frozenset[str] = frozenset()) -> list[str]:
     """``n`` distinct hard prompts (``is_hard``), none in ``exclude``."""
     return _sample(n, seed, hard=True, exclude=exclude)
+
+
+def prompt_set(
+    name: Literal["general", "hard"],
+    n: int,
+    *,
+    seed: int = 0,
+    exclude: frozenset[str] = frozenset(),
+) -> list[str]:
+    """The synthetic world's general set (VideoGen-Eval analogue) or hard set (TA-Hard analogue).
+
+    Args:
+        name: ``general`` (one or two objects, no rare combination) or ``hard`` (two objects
+            in rare combinations, disjoint from every general prompt).
+        n: number of distinct prompts.
+        seed: which prompts are drawn.
+        exclude: prompts to leave out (e.g. the training prompts).
+    """
+    if name == "general":
+        return general_prompts(n, seed, exclude=exclude)
+    if name == "hard":
+        return hard_prompts(n, seed, exclude=exclude)
+    raise PromptError(f"unknown synthetic prompt set {name!r}; expected 'general' or 'hard'")

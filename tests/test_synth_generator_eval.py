@@ -6,8 +6,8 @@ import pytest
 
 from vidalign.cli.main import main
 from vidalign.policy import SamplingDefaults, save_generator
-from vidalign.policy.evaluate import evaluate_generator, format_report
 from vidalign.policy.tiny import build_pixel_generator
+from vidalign.synth.generator_eval import evaluate_generator, format_report
 from vidalign.synth.prompts import general_prompts
 
 

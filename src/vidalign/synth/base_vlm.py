@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file
 
-from vidalign.reward.pretrain import (
+from vidalign.synth.prompts import general_prompts
+from vidalign.synth.vlm_pretrain import (
     DEFECT_WORDS,
     CaptionBatcher,
     CaptionedClip,
@@ -58,8 +60,6 @@ class HeldOutClips:
 
     def render(self, *, text_failures: bool) -> list[CaptionedClip]:
         """The clips, with the text failures of ``text_defect_rate`` or without any."""
-        from vidalign.synth.prompts import general_prompts
-
         return render_captioned(
             list(general_prompts(self.num_prompts, self.prompt_seed)),
             self.clips,
@@ -102,8 +102,6 @@ def export_heads(model_dir: str | Path, checkpoint: str | Path, out_file: str | 
                 f"{checkpoint}: its VLM is not the one saved in {model_dir} ({key} differs); "
                 "give the checkpoint of the step the model was saved at"
             )
-    from safetensors.torch import save_file
-
     save_file(heads, str(out_file))
     return Path(out_file)
 

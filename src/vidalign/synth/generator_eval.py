@@ -3,9 +3,9 @@
 For N prompts the generator's samples, clips of the twelve generator profiles (the quality mix
 the base model was trained on) and the clean renderer's clips (same size and frame count) are
 judged by the pixel-only oracle (mean score per dimension), and one-object clips are
-read back for colour / shape / direction accuracy (``vidalign.policy.attributes``). The clean
+read back for colour / shape / direction accuracy (``vidalign.synth.attributes``). The clean
 renderer is the ceiling; chance levels are 1/|colours|, 1/|shapes| and 1/4. Optionally,
-word steering (``vidalign.policy.steering``) tells a word the model ignores from one it draws
+word steering (``vidalign.synth.steering``) tells a word the model ignores from one it draws
 badly.
 """
 
@@ -21,9 +21,15 @@ import numpy as np
 import torch
 
 from vidalign.policy.adapter import Generator
-from vidalign.policy.attributes import read_attributes
 from vidalign.policy.sampling import sample_seed, sample_videos
-from vidalign.policy.steering import Attribute, SteeringResult, format_steering, word_steering
+from vidalign.synth.attributes import read_attributes
+from vidalign.synth.oracle import judge
+from vidalign.synth.profiles import PROFILES, sample_clip
+from vidalign.synth.prompts import general_prompts, hard_prompts, parse_prompt
+from vidalign.synth.render import render_clean
+from vidalign.synth.scenes import COLOURS, DIRECTIONS, SHAPES
+from vidalign.synth.steering import Attribute, SteeringResult, format_steering, word_steering
+from vidalign.video import write_video
 
 
 @dataclass
@@ -52,10 +58,6 @@ class EvalReport:
 
 def score_clips(clips: torch.Tensor, prompts: list[str]) -> SourceScores:
     """Judge uint8 clips (N, F, C, H, W) against their prompts."""
-    from vidalign.synth.oracle import judge
-    from vidalign.synth.prompts import parse_prompt
-    from vidalign.synth.scenes import DIRECTIONS
-
     per_dim: dict[str, list[float]] = {}
     hits: dict[str, list[bool]] = {"colour": [], "shape": [], "direction": []}
     for clip, prompt in zip(clips, prompts):
@@ -84,8 +86,6 @@ def evaluation_prompts(
     exclude: Iterable[str] = (),
 ) -> list[str]:
     """``num_prompts`` prompts of the general or hard set, none of them in ``exclude``."""
-    from vidalign.synth.prompts import general_prompts, hard_prompts
-
     draw = general_prompts if prompt_set == "general" else hard_prompts
     return list(draw(num_prompts, seed, exclude=frozenset(exclude)))
 
@@ -94,9 +94,6 @@ def clean_clips(
     prompts: list[str], *, num_frames: int, size: int, fps: float, seed: int
 ) -> torch.Tensor:
     """The clean renderer's clip of each prompt, uint8 (N, F, C, H, W)."""
-    from vidalign.synth.prompts import parse_prompt
-    from vidalign.synth.render import render_clean
-
     return torch.stack(
         [
             torch.as_tensor(
@@ -117,8 +114,6 @@ def profile_mix_clips(
     prompts: list[str], *, num_frames: int, size: int, fps: float, seed: int
 ) -> torch.Tensor:
     """Clip ``i`` from generator profile ``i mod 12``: the quality mix of the training data."""
-    from vidalign.synth.profiles import PROFILES, sample_clip
-
     names = list(PROFILES)
     return torch.stack(
         [
@@ -155,10 +150,8 @@ def evaluate_generator(
 
     ``exclude`` holds prompts never to evaluate on, normally the generator's training prompts.
     For each attribute in ``steering`` the one-object prompts are also rewritten with every word
-    of that attribute and sampled with their own seed (``vidalign.policy.steering``).
+    of that attribute and sampled with their own seed (``vidalign.synth.steering``).
     """
-    from vidalign.synth.scenes import COLOURS, SHAPES
-
     d = adapter.defaults
     if d.height != d.width:
         raise ValueError(
@@ -189,8 +182,6 @@ def evaluate_generator(
 
     report.steering = [word_steering(draw, prompts, seeds, a) for a in steering]
     if out_dir is not None:
-        from vidalign.video import write_video
-
         out = Path(out_dir)
         for i, clip in enumerate(samples):
             write_video(out / "videos" / f"{i:06d}.mp4", clip, d.fps)

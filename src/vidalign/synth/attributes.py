@@ -24,6 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vidalign.synth.scenes import COLOURS, DIRECTIONS, SHAPES
+from vidalign.synth.shapes import coverage, sdf
+
 FG_DISTANCE = 60.0
 """0-255 RGB distance from the background above which a pixel counts as object."""
 MIN_TRAVEL = 0.75
@@ -45,9 +48,6 @@ class Attributes:
 
 def read_attributes(frames: torch.Tensor | np.ndarray) -> Attributes:
     """Attributes of the (single) object of a clip, uint8 (F, C, H, W)."""
-    from vidalign.synth.scenes import COLOURS, DIRECTIONS, SHAPES
-    from vidalign.synth.shapes import coverage, sdf
-
     x = np.asarray(frames, dtype=np.float64).transpose(0, 2, 3, 1)  # (F, H, W, 3)
     _, h, w, _ = x.shape
     border = np.concatenate(

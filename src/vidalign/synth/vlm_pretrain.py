@@ -51,11 +51,19 @@ import numpy as np
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
+from transformers import Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
 from vidalign.checkpoint import atomic_dir
 from vidalign.config import check_config
 from vidalign.errors import VidalignError
-from vidalign.reward.tiny import TinyQwen2VLSpec, freeze_vision_stem
+from vidalign.reward.builder import make_processor
+from vidalign.reward.processing import SamplingContract
+from vidalign.reward.template import DIM_QUESTIONS
+from vidalign.reward.tiny import TinyQwen2VLSpec, build_tiny_backbone, freeze_vision_stem
+from vidalign.reward.tokenizer import build_tiny_tokenizer
+from vidalign.synth.degrade import FAILURE_MODES, render_with_failures
+from vidalign.synth.generator_data import vocabulary_texts
+from vidalign.synth.prompts import general_prompts, parse_prompt
 from vidalign.training import (
     TrainResult,
     batch_indices,
@@ -96,8 +104,6 @@ def alignment_text(prompt: str) -> str:
 
     It is the description line and the TA question of the built-in reward template, so a
     reward model fine-tuned from this base finds the same text before its TA token."""
-    from vidalign.reward.template import DIM_QUESTIONS
-
     return f'Description: "{prompt}"\n{DIM_QUESTIONS["TA"]}'
 
 
@@ -220,9 +226,6 @@ def render_captioned(
     """``n`` clips, clip i of ``prompts[i % len]``, each defect mode striking at random
     (visual and motion modes with ``defect_rate``, text failures with ``text_defect_rate``;
     with the latter 0 no random numbers are drawn for them, so the clips stay the same)."""
-    from vidalign.synth.degrade import FAILURE_MODES, render_with_failures
-    from vidalign.synth.prompts import parse_prompt
-
     rng = np.random.default_rng([seed, 4242])
     out = []
     for i in tqdm(range(n), desc="render clips", disable=not progress_bar, dynamic_ncols=True):
@@ -253,8 +256,6 @@ def render_captioned(
 
 def caption_corpus() -> list[str]:
     """Texts holding every word the captions and the instruction use."""
-    from vidalign.policy.synth_data import vocabulary_texts
-
     return [
         *vocabulary_texts(),
         " ".join(DEFECT_WORDS.values()),
@@ -523,8 +524,6 @@ def _check(cfg: VLMPretrainConfig) -> None:
 
 def load_base_vlm(path: str | Path):
     """(processor, Qwen2-VL) of a base VLM folder written by an earlier run (safetensors only)."""
-    from transformers import Qwen2VLForConditionalGeneration, Qwen2VLProcessor
-
     folder = Path(path)
     if not (folder / "config.json").is_file():
         raise PretrainSetupError(f"{folder}: not a base VLM folder (no config.json)")
@@ -540,12 +539,6 @@ def pretrain_vlm(cfg: VLMPretrainConfig) -> TrainResult:
     """Pre-train per ``cfg`` (module docstring); the model lands in ``out_dir/model``, the
     held-out metrics in ``TrainResult.final_metrics`` and ``model/metrics.json``. With
     ``stop_at`` the call ends after that step with a checkpoint and no model."""
-    from vidalign.reward.builder import make_processor
-    from vidalign.reward.processing import SamplingContract
-    from vidalign.reward.tiny import build_tiny_backbone
-    from vidalign.reward.tokenizer import build_tiny_tokenizer
-    from vidalign.synth.prompts import general_prompts
-
     check_config(cfg)
     _check(cfg)
     if cfg.threads > 0:

@@ -19,12 +19,12 @@ import torch
 from vidalign.config import check_config
 from vidalign.flow import flow_matching_loss, sample_path, sample_time
 from vidalign.policy.adapter import SamplingDefaults, WanAdapter
-from vidalign.policy.config import PretrainConfig
 from vidalign.policy.errors import GeneratorError
 from vidalign.policy.folder import save_generator
-from vidalign.policy.synth_data import load_or_render, vocabulary_texts
 from vidalign.policy.tiny import build_pixel_generator
 from vidalign.policy.weighting import object_weight_strength, object_weights
+from vidalign.synth.generator_config import PretrainConfig
+from vidalign.synth.generator_data import load_or_render, vocabulary_texts
 from vidalign.training import (
     TrainResult,
     batch_indices,

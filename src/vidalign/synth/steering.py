@@ -1,11 +1,11 @@
 """Word steering: does changing one word of a prompt change what the samples show?
 
-Attribute accuracy (``vidalign.policy.evaluate``) says how often a sample shows what its
+Attribute accuracy (``vidalign.synth.generator_eval``) says how often a sample shows what its
 prompt asks for; it cannot tell a model that ignores a word from one that draws it badly.
 Steering holds everything else fixed: every one-object prompt is rewritten with each word of
 one attribute's vocabulary (each shape; each ``moves *`` direction; each colour that the
 grammar allows on that background), every rewrite is sampled with the *same* seed, and the
-attribute is read back from the pixels (``vidalign.policy.attributes``).
+attribute is read back from the pixels (``vidalign.synth.attributes``).
 
 ``followed`` is the fraction of samples read back as the word they were asked for. A model
 whose samples do not depend on the word reads the same value for all rewrites of a prompt,
@@ -21,6 +21,10 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 import torch
+
+from vidalign.synth.attributes import read_attributes
+from vidalign.synth.prompts import parse_prompt, render_prompt
+from vidalign.synth.scenes import COLOURS, DIRECTIONS, MIN_CONTRAST, SHAPES, contrast
 
 Attribute = Literal["colour", "shape", "direction"]
 ATTRIBUTES: tuple[str, ...] = get_args(Attribute)
@@ -56,8 +60,6 @@ class SteeringResult:
 
 def vocabulary(attribute: Attribute) -> list[str]:
     """The words steering asks for: shapes, colours, or the four ``moves *`` directions."""
-    from vidalign.synth.scenes import COLOURS, DIRECTIONS, SHAPES
-
     if attribute == "shape":
         return list(SHAPES)
     if attribute == "colour":
@@ -73,9 +75,6 @@ def rewrites(prompt: str, attribute: Attribute) -> list[tuple[str, str]]:
     Only one-object prompts are rewritten (others give ``[]``); a colour too close to the
     background (below ``MIN_CONTRAST``, which the grammar never produces) is skipped.
     """
-    from vidalign.synth.prompts import parse_prompt, render_prompt
-    from vidalign.synth.scenes import MIN_CONTRAST, contrast
-
     scene = parse_prompt(prompt)
     if len(scene.objects) != 1:
         return []
@@ -102,8 +101,6 @@ def word_steering(
         seeds: one per prompt; all rewrites of a prompt share it.
         attribute: which word to change.
     """
-    from vidalign.policy.attributes import read_attributes
-
     if len(prompts) != len(seeds):
         raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
     words = vocabulary(attribute)

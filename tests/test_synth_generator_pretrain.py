@@ -11,8 +11,8 @@ from safetensors.torch import load_file
 from vidalign.cli.main import main
 from vidalign.config import load_config
 from vidalign.policy import load_generator
-from vidalign.policy.config import PretrainConfig
-from vidalign.policy.pretrain import build_generator, pretrain
+from vidalign.synth.generator_config import PretrainConfig
+from vidalign.synth.generator_pretrain import build_generator, pretrain
 from vidalign.training import NonFiniteLossError, lr_factor
 
 TINY = Path(__file__).resolve().parents[1] / "configs" / "policy" / "tiny.yaml"

@@ -18,19 +18,87 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 
 from vidalign.checkpoint import latest_checkpoint
 from vidalign.config import check_config
-from vidalign.guidance.config import AblateConfig, LatentRMConfig
+from vidalign.data import PreferencePair, save_pairs
+from vidalign.guidance.config import LatentRMConfig
 from vidalign.guidance.errors import LatentRewardError
+from vidalign.guidance.folder import load_latent_reward
 from vidalign.guidance.nrg import GuidanceSettings, reward_guidance
+from vidalign.guidance.trainer import train_latent_rm
+from vidalign.policy.folder import load_generator
+from vidalign.policy.sampling import sample_seed, sample_videos
+from vidalign.synth.annotators import annotate
+from vidalign.synth.oracle import judge
+from vidalign.synth.prompts import general_prompts
+from vidalign.video import write_video
 
 DIMS = ("VQ", "MQ", "TA")
+
+
+@dataclass
+class AblateConfig:
+    """Table 6/7 analogues on the synthetic world (module docstring)."""
+
+    out_dir: str = field(default="runs/guidance-ablate", metadata={"help": "run folder"})
+    generator: str = field(
+        default="runs/policy-synth/model", metadata={"help": "pre-trained synthetic generator"}
+    )
+    pair_prompts: int = field(
+        default=384,
+        metadata={"help": "training prompts; two samples each form one pair", "ge": 1},
+    )
+    val_prompts: int = field(
+        default=64, metadata={"help": "held-out prompts for RM accuracy", "ge": 1}
+    )
+    eval_prompts: int = field(
+        default=64, metadata={"help": "prompts sampled with each setting", "ge": 1}
+    )
+    labeller: Literal["annotators", "oracle"] = field(
+        default="annotators",
+        metadata={
+            "help": "annotators: the simulated raters (BTT with ties); oracle: sign of the "
+            "oracle difference, a tie below tie_margin"
+        },
+    )
+    tie_margin: list[float] = field(
+        default_factory=lambda: [0.02, 0.04, 0.02],
+        metadata={"help": "per-dimension oracle difference below which a pair is a tie", "ge": 0},
+    )
+    score_transform: Literal["raw", "log"] = field(
+        default="raw",
+        metadata={
+            "help": "oracle scores the labels compare: raw, or log (for generators whose "
+            "samples sit near the oracle's floor, where raw differences vanish)"
+        },
+    )
+    rm_steps: int = field(
+        default=300, metadata={"help": "training steps of each latent RM", "ge": 1}
+    )
+    num_blocks: int = field(default=1, metadata={"help": "K of both latent RMs", "ge": 1})
+    scale: float = field(default=1.0, metadata={"help": "guidance scale w", "ge": 0})
+    max_ratio: float = field(default=5.0, metadata={"help": "cap on t/(1−t)", "gt": 0})
+    t_min: float = field(default=0.0, metadata={"help": "guidance window start", "ge": 0, "le": 1})
+    t_max: float = field(default=1.0, metadata={"help": "guidance window end", "ge": 0, "le": 1})
+    sweep: list[str] = field(
+        default_factory=lambda: ["1:0:0", "0:1:0", "0:0:1", "0.5:0.5:0", "1:1:1"],
+        metadata={"help": "VQ:MQ:TA weight settings for the noised RM"},
+    )
+    steps: int = field(default=0, metadata={"help": "Euler steps (0: the generator's)", "ge": 0})
+    batch_size: int = field(default=32, metadata={"help": "samples per sampler call", "ge": 1})
+    seed: int = field(
+        default=0, metadata={"help": "seed of prompts, samples and training", "ge": 0}
+    )
+    threads: int = field(
+        default=0, metadata={"help": "torch CPU threads (0: leave as is)", "ge": 0}
+    )
 
 
 @dataclass
@@ -58,8 +126,6 @@ def parse_ratio(text: str, dims=DIMS) -> dict[str, float]:
 
 def judge_all(clips: torch.Tensor, prompts: list[str]) -> np.ndarray:
     """Oracle scores (N, 3) of uint8 clips (N, F, C, H, W), columns VQ, MQ, TA."""
-    from vidalign.synth.oracle import judge
-
     return np.array([[judge(c, p)[d] for d in DIMS] for c, p in zip(clips, prompts)])
 
 
@@ -80,18 +146,12 @@ def label_pairs(scores_a: np.ndarray, scores_b: np.ndarray, cfg: AblateConfig, s
     if cfg.labeller == "oracle":
         margin = np.asarray(cfg.tie_margin, dtype=np.float64)
         return np.where(np.abs(diff) <= margin, 0, np.sign(diff)).astype(int)
-    from vidalign.synth.annotators import annotate
-
     ann = annotate({d: diff[:, j] for j, d in enumerate(DIMS)}, seed=seed)
     return np.stack([ann[d].labels for d in DIMS], axis=1).astype(int)
 
 
 def make_pairs(adapter, prompts: list[str], out_dir: Path, cfg: AblateConfig, seed: int) -> Path:
     """Sample two clips per prompt, write mp4s and ``pairs.csv`` labelled on VQ/MQ/TA."""
-    from vidalign.data import PreferencePair, save_pairs
-    from vidalign.policy.sampling import sample_seed, sample_videos
-    from vidalign.video import write_video
-
     out_dir = out_dir.resolve()
     done = out_dir / "pairs.csv"
     if done.is_file():
@@ -123,8 +183,6 @@ def make_pairs(adapter, prompts: list[str], out_dir: Path, cfg: AblateConfig, se
 
 
 def train_rm(cfg: AblateConfig, variant: str, train: Path, val: Path, out: Path) -> Path:
-    from vidalign.guidance.trainer import train_latent_rm
-
     if (out / "model" / "latent_reward.json").is_file():
         return out / "model"
     rm_cfg = LatentRMConfig(
@@ -143,11 +201,6 @@ def guided_wrapper(rm, settings: GuidanceSettings):
 
 def run_ablation(cfg: AblateConfig) -> list[SettingResult]:
     """The whole experiment (module docstring); writes ``results.json`` and ``results.md``."""
-    from vidalign.guidance.folder import load_latent_reward
-    from vidalign.policy.folder import load_generator
-    from vidalign.policy.sampling import sample_seed, sample_videos
-    from vidalign.synth.prompts import general_prompts
-
     check_config(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)

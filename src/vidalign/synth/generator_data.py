@@ -19,28 +19,25 @@ from tqdm.auto import tqdm
 
 from vidalign.checkpoint import atomic_dir
 from vidalign.policy.errors import GeneratorError
+from vidalign.synth.profiles import PROFILES, sample_clip
+from vidalign.synth.prompts import general_prompts
+from vidalign.synth.scenes import BACKGROUNDS, COLOURS, MOTIONS, SHAPES, SIZES
 from vidalign.weights import load_safetensors
 
 
 def profile_names() -> list[str]:
     """Names of the synthetic world's generator profiles, in their defined order."""
-    from vidalign.synth.profiles import PROFILES
-
     if isinstance(PROFILES, dict):
         return list(PROFILES)
     return [p if isinstance(p, str) else p.name for p in PROFILES]
 
 
 def training_prompts(num_prompts: int, seed: int) -> list[str]:
-    from vidalign.synth.prompts import general_prompts
-
     return list(general_prompts(num_prompts, seed))
 
 
 def vocabulary_texts() -> list[str]:
     """Texts holding every word of the prompt grammar (vocabularies plus its fixed words)."""
-    from vidalign.synth.scenes import BACKGROUNDS, COLOURS, MOTIONS, SHAPES, SIZES
-
     words = [*SHAPES, *COLOURS, *BACKGROUNDS, *SIZES, *MOTIONS]
     return [" ".join(words), "a and on background"]
 
@@ -61,8 +58,6 @@ def render_clips(
     progress: bool = True,
 ) -> tuple[torch.Tensor, list[str], list[str]]:
     """Render ``num_clips`` clips: uint8 (N, F, C, H, W), their prompts and profile names."""
-    from vidalign.synth.profiles import PROFILES, sample_clip
-
     table = PROFILES if isinstance(PROFILES, dict) else None
     unknown = [p for p in profiles if p not in profile_names()]
     if unknown:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vidalign.policy.attributes import read_attributes
+from vidalign.synth.attributes import read_attributes
 from vidalign.synth.prompts import general_prompts, parse_prompt
 from vidalign.synth.render import render_clean
 from vidalign.synth.scenes import DIRECTIONS

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from vidalign.config import ConfigError
-from vidalign.reward.pretrain import (
+from vidalign.reward.tiny import TinyQwen2VLSpec
+from vidalign.synth.vlm_pretrain import (
     CLEAN_WORD,
     DEFECT_WORDS,
     TEXT_FAILURES,
@@ -20,7 +21,6 @@ from vidalign.reward.pretrain import (
     pretrain_vlm,
     render_captioned,
 )
-from vidalign.reward.tiny import TinyQwen2VLSpec
 from vidalign.training_config import OptimConfig
 
 PROMPTS = [

@@ -7,18 +7,15 @@ For a folder written by ``vidalign sample``:
 * **TA breakdown**: the means of the oracle's text-alignment components
   (``judge_details``: presence, colour, shape, size, motion, each averaged over a clip's
   objects), reported as ``TA/<component>``;
-* **diversity**: for every prompt sampled with two or more seeds, the mean over pairs of
-  samples of the RMS difference of their frames after area-downsampling each frame to
-  ``DIVERSITY_SIZE`` × ``DIVERSITY_SIZE`` (pixel values in [0, 1]), then the mean over such
-  prompts. 0 means every seed gave the same clip; two unrelated clips of the world give
-  about 0.1 to 0.3. It is undefined (None) when no prompt has two samples.
+* **diversity**: the mean over prompts sampled with two or more seeds of their samples'
+  within-prompt RMS distance (``vidalign.eval.diversity``); two unrelated clips of the world
+  give about 0.1 to 0.3. It is undefined (None) when no prompt has two samples.
 
 Oracle scores go through the score cache (``<set>/.scores/oracle-details.jsonl``).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +23,21 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from vidalign import __version__
+from vidalign.eval.diversity import diversity
 from vidalign.eval.sample_set import Sample, read_sample_set
 from vidalign.eval.score_cache import score_items
-from vidalign.eval.scorer import OVERALL, EvalError, resolve_weights, weighted_overall
+from vidalign.eval.scorer import (
+    OVERALL,
+    EvalError,
+    check_lengths,
+    resolve_weights,
+    weighted_overall,
+)
+from vidalign.synth.oracle import judge_details
+from vidalign.video import read_video
 
-DIVERSITY_SIZE = 16
 DIMS: tuple[str, ...] = ("VQ", "MQ", "TA")
 TA_PREFIX = "TA/"
 
@@ -60,11 +64,7 @@ class OracleDetailScorer:
         normalize: bool = True,
         weights: dict[str, float] | None = None,
     ) -> list[dict[str, float]]:
-        from vidalign.synth.oracle import judge_details
-        from vidalign.video import read_video
-
-        if len(videos) != len(prompts):
-            raise EvalError(f"got {len(videos)} videos but {len(prompts)} prompts")
+        check_lengths(videos, prompts)
         w = resolve_weights(self.dims, weights)
         out = []
         for video, prompt in zip(videos, prompts, strict=True):
@@ -111,39 +111,6 @@ class OracleMetrics:
         }
 
 
-def _thumbnails(frames: torch.Tensor) -> torch.Tensor:
-    """uint8 (F, C, H, W) → float (F, C, s, s) in [0, 1], area-averaged."""
-    x = frames.float() / 255.0
-    return F.adaptive_avg_pool2d(x, (DIVERSITY_SIZE, DIVERSITY_SIZE))
-
-
-def rms_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """sqrt(mean((a - b)^2)) of two thumbnail clips (F, C, s, s)."""
-    return float(torch.sqrt(torch.mean((a - b) ** 2)))
-
-
-def diversity(clips_by_prompt: dict[str, list[torch.Tensor]]) -> dict[str, float]:
-    """Per-prompt mean pairwise RMS distance of thumbnail clips, for prompts with 2+ clips.
-
-    Args:
-        clips_by_prompt: prompt → uint8 clips (F, C, H, W) of different seeds; within a
-            prompt all clips must have the same frame count.
-    """
-    out = {}
-    for prompt, clips in clips_by_prompt.items():
-        if len(clips) < 2:
-            continue
-        counts = {c.shape[0] for c in clips}
-        if len(counts) > 1:
-            raise EvalError(
-                f"samples of prompt {prompt!r} have different frame counts {sorted(counts)}"
-            )
-        thumbs = [_thumbnails(c) for c in clips]
-        dists = [rms_distance(a, b) for a, b in itertools.combinations(thumbs, 2)]
-        out[prompt] = float(np.mean(dists))
-    return out
-
-
 def metrics_of(
     samples: Sequence[Sample], scores: Sequence[dict[str, float]], clips: Sequence[torch.Tensor]
 ) -> OracleMetrics:
@@ -187,8 +154,6 @@ def oracle_metrics(
         EvalError: a malformed set, a prompt outside the synthetic grammar, or a video
             that cannot be decoded (named).
     """
-    from vidalign.video import read_video
-
     samples = read_sample_set(sample_dir)
     scorer = OracleDetailScorer()
     cache = cache_path or Path(sample_dir) / ".scores" / "oracle-details.jsonl"

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from vidalign.guidance import LatentRewardError
-from vidalign.guidance.ablate import label_pairs, parse_ratio, win_rates
-from vidalign.guidance.config import AblateConfig
+from vidalign.synth.guidance_ablate import AblateConfig, label_pairs, parse_ratio, win_rates
 
 
 def test_parse_ratio():
@@ -49,9 +48,9 @@ def test_annotator_labels_follow_large_differences():
 def test_ablation_runs_end_to_end_at_micro_scale(tmp_path):
     import json
 
-    from vidalign.guidance.ablate import run_ablation
     from vidalign.policy import SamplingDefaults, save_generator
     from vidalign.policy.tiny import build_pixel_generator
+    from vidalign.synth.guidance_ablate import run_ablation
     from vidalign.synth.prompts import general_prompts
 
     defaults = SamplingDefaults(num_frames=8, height=32, width=32, fps=8, steps=2, cfg=2.0)

@@ -4,10 +4,10 @@ chance exactly; rewrites change one word and respect the grammar's colour contra
 import pytest
 import torch
 
-from vidalign.policy.steering import format_steering, rewrites, word_steering
 from vidalign.synth.prompts import general_prompts, parse_prompt
 from vidalign.synth.render import render_clean
 from vidalign.synth.scenes import MIN_CONTRAST, contrast
+from vidalign.synth.steering import format_steering, rewrites, word_steering
 
 PROMPTS = [
     "a large red circle moves left on a black background",
